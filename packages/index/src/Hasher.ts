@@ -116,6 +116,7 @@ export const make = (options: HasherOptions = {}): Effect.Effect<Hasher["Type"],
         Array.from({ length: count }, (_, index) => {
           const worker = new Worker(hashWorkerSource, {
             eval: true,
+            execArgv: [],
             workerData: { blake3Path, attempts: options.attempts ?? 3 }
           })
           worker.unref()

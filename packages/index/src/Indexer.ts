@@ -206,7 +206,7 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
     let lastSeq: number | null = null
 
     // -- guards -------------------------------------------------------------------------------
-    const scanRoots = normaliseRoots(options.paths ?? [RelPath.root])
+    const scanRoots = normaliseRoots(options.paths ?? [RelPath.root], recursive)
     if (scanRoots.includes(RelPath.root) && !options.allowEmptyRoot) {
       const names = yield* Effect.try({
         try: () => Fs.readdirSync(root),
@@ -382,13 +382,18 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
         diskRel = rows[0]?.disk_path ?? start
         if (rulesFor(root, settings, start).ignores(start, true)) continue
       }
-      const abs = Path.join(root, diskRel)
-      const item = start === "" ? null : statItem(abs, start, RelPath.parent(start), diskRel)
-      if (item !== null && (item instanceof Error || item.kind !== 1)) {
-        // Gone or no longer a directory: rescan its parent for it instead.
-        const parent = RelPath.parent(start)
-        const parentDisk = Path.posix.dirname(diskRel)
-        stack.push({ path: parent, diskRel: parentDisk === "." ? "" : parentDisk, rules: rulesFor(root, settings, parent, ruleProblems) })
+      // A requested directory that is gone (or no longer a directory) is rescanned through its
+      // nearest existing ancestor, which then sees it vanish.
+      let path: RelPath.RelPath = start
+      while (path !== "") {
+        const item = statItem(Path.join(root, diskRel), path, RelPath.parent(path), diskRel)
+        if (!(item instanceof Error) && item.kind === 1) break
+        path = RelPath.parent(path)
+        const up = Path.posix.dirname(diskRel)
+        diskRel = up === "." ? "" : up
+      }
+      if (path !== start) {
+        stack.push({ path, diskRel, rules: rulesFor(root, settings, path, ruleProblems) })
         continue
       }
       stack.push({ path: start, diskRel, rules: rulesFor(root, settings, start, ruleProblems) })
@@ -627,9 +632,13 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
   return Indexer.of({ scan })
 })
 
-/** Drops requested directories that lie inside another requested one. */
-const normaliseRoots = (paths: ReadonlyArray<RelPath.RelPath>): Array<RelPath.RelPath> => {
+/**
+ * Drops duplicates and, for recursive scans, directories that lie inside another requested
+ * one (a shallow scan of a parent does not cover its children's contents).
+ */
+const normaliseRoots = (paths: ReadonlyArray<RelPath.RelPath>, recursive: boolean): Array<RelPath.RelPath> => {
   const sorted = [...new Set(paths)].sort()
+  if (!recursive) return sorted
   const out: Array<RelPath.RelPath> = []
   for (const p of sorted) if (!out.some((q) => RelPath.isWithin(p, q))) out.push(p)
   return out

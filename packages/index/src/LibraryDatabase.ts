@@ -13,7 +13,7 @@ import { Errors } from "@conduit/domain"
 import type { Ids } from "@conduit/domain"
 import { Migrator, SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Context, Effect, Layer } from "effect"
+import { Cause, Context, Effect, Layer } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -107,7 +107,13 @@ export const layer = (
       yield* checkHeader(file)
       return SqliteClient.layer({ filename: file })
     })
-  ).pipe(Layer.catchAll((e) => Layer.fail(e._tag === "LibraryError" ? e : toLibraryError(e, file))))
+  ).pipe(
+    // The driver throws (a defect, not a failure) when the file cannot be opened at all.
+    Layer.catchAllCause((cause) => {
+      const error = Cause.squash(cause)
+      return Layer.fail(error instanceof Errors.LibraryError ? error : toLibraryError(error, file))
+    })
+  )
 
   const database = Layer.effect(
     LibraryDatabase,

@@ -10,9 +10,12 @@
  * again, up to `attempts` times, then reported as unstable.
  */
 export const hashWorkerSource = String.raw`
-const { parentPort, workerData } = require("node:worker_threads")
-const fs = require("node:fs")
-const blake3 = require(workerData.blake3Path)
+// process.getBuiltinModule works whether the host runs eval code as CommonJS or as ESM
+// (a parent started with --input-type=module makes it ESM).
+const { parentPort, workerData } = process.getBuiltinModule("node:worker_threads")
+const fs = process.getBuiltinModule("node:fs")
+const load = process.getBuiltinModule("node:module").createRequire(workerData.blake3Path)
+const blake3 = load(workerData.blake3Path)
 const CHUNK = 1 << 20 // blake3 must never see more than 1 MiB per update (see STACK.md)
 const buffer = Buffer.allocUnsafe(CHUNK)
 const attempts = workerData.attempts

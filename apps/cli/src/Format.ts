@@ -1,0 +1,94 @@
+/**
+ * The human-readable text of the CLI: summaries, tables and listing lines. Plain text, no
+ * colours, so it reads the same in a terminal, a pipe and a log.
+ *
+ * @since 0.1.0
+ */
+import type { Entry } from "@conduit/domain"
+import type { Indexer, IndexStore, Locations } from "@conduit/index"
+import { mtimeIso } from "./Json.js"
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+
+/** A byte count in binary units: `0 B`, `512 B`, `1.5 KiB`, `20 GiB`. */
+export const bytes = (n: number): string => {
+  let value = n
+  let unit = 0
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === 0 ? `${n} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${UNITS[unit]}`
+}
+
+/** A duration: `15 ms`, `1.2 s`, `3 min 4 s`. */
+export const duration = (ms: number): string => {
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`
+  const s = Math.round(ms / 1000)
+  return `${Math.floor(s / 60)} min ${s % 60} s`
+}
+
+/** A count with its noun, singular or plural. */
+const count = (n: number, singular: string, plural = `${singular}s`) => `${n} ${n === 1 ? singular : plural}`
+
+/** A local date and time to the second: `2025-03-01 14:05:09`. */
+export const localTime = (date: Date): string => {
+  const p = (n: number) => String(n).padStart(2, "0")
+  return `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())} ${p(date.getHours())}:${p(date.getMinutes())}:${p(date.getSeconds())}`
+}
+
+/** One line saying what a location is. */
+export const location = (l: Locations.Location): string =>
+  `${l.name} (${l.root}), mode ${l.indexingMode}${l.ignorePatterns.length > 0 ? `, ignoring ${l.ignorePatterns.join(" ")}` : ""}, id ${l.id}`
+
+/**
+ * A scan summary: one line of counts, then one indented line per problem.
+ * `verb` says what happened: "indexed", "rescanned".
+ */
+export const summary = (verb: string, name: string, s: Indexer.ScanSummary): Array<string> => [
+  `${verb} ${name}: ${count(s.entriesSeen, "entry", "entries")}, ${s.added} added, ${s.modified} modified, ` +
+  `${s.moved} moved, ${s.deleted} deleted, ${count(s.filesHashed, "file")} hashed (${bytes(s.bytesHashed)}) ` +
+  `in ${duration(s.durationMs)}` + (s.problems.length > 0 ? `, ${count(s.problems.length, "problem")}:` : ""),
+  ...s.problems.map((p) => `  ${p.path === "" ? "." : p.path}: ${p.reason} ${p.detail}`)
+]
+
+/** Aligns rows of cells into columns (the last column is not padded). */
+export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): Array<string> => {
+  const widths: Array<number> = []
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)))
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "))
+}
+
+/** The location table of `conduit location list`. */
+export const locationTable = (
+  rows: ReadonlyArray<{ readonly location: Locations.Location; readonly totals: IndexStore.LocationTotals }>
+): Array<string> =>
+  table([
+    ["ID", "NAME", "MODE", "LAST SCAN", "FILES", "SIZE", "ROOT"],
+    ...rows.map(({ location: l, totals }) => [
+      l.id,
+      l.name,
+      l.indexingMode,
+      l.lastScanAt === null ? "never" : localTime(l.lastScanAt),
+      String(totals.files),
+      bytes(totals.bytes),
+      l.root
+    ])
+  ])
+
+const KIND = ["-", "d", "l"] as const
+
+/** Width of the size column of a listing: room for sizes up to 1 PB without shifting. */
+const SIZE_WIDTH = 15
+
+/**
+ * One line of `conduit ls`: kind, size, mtime, the first 12 hex digits of the hash (or why
+ * there is none), the path and, for a symlink, its target. Fixed columns, so lines can be
+ * printed as they stream.
+ */
+export const entry = (e: Entry.Entry, path: string): string => {
+  const hash = e.hash !== null ? e.hash.slice(0, 12) : e.kind === 0 ? e.hashState : "-"
+  const target = e.kind === 2 && e.linkTarget !== null ? ` -> ${e.linkTarget}` : ""
+  return `${KIND[e.kind]} ${String(e.size).padStart(SIZE_WIDTH)} ${mtimeIso(e.mtimeNs)} ${hash.padEnd(12)} ${path}${target}`
+}

@@ -1,0 +1,105 @@
+/**
+ * The JSON the CLI prints with `--json`: a stable contract that scripts are written against
+ * (documented in README.md). The library's types are copied field by field, so a change
+ * inside @conduit/index cannot silently change what scripts see.
+ *
+ * @since 0.1.0
+ */
+import type { Entry } from "@conduit/domain"
+import { Entry as EntryModule } from "@conduit/domain"
+import type { Indexer, IndexStore, Locations } from "@conduit/index"
+
+/** A location. */
+export interface LocationJson {
+  readonly id: string
+  readonly name: string
+  readonly root: string
+  readonly mode: "Standard" | "SyncComplete"
+  readonly ignorePatterns: ReadonlyArray<string>
+  /** ISO 8601. */
+  readonly createdAt: string
+  /** ISO 8601, or null before the first completed scan. */
+  readonly lastScanAt: string | null
+}
+
+/** Encodes a location. */
+export const location = (l: Locations.Location): LocationJson => ({
+  id: l.id,
+  name: l.name,
+  root: l.root,
+  mode: l.indexingMode,
+  ignorePatterns: l.ignorePatterns,
+  createdAt: l.createdAt.toISOString(),
+  lastScanAt: l.lastScanAt === null ? null : l.lastScanAt.toISOString()
+})
+
+/** Encodes a location's totals. */
+export const totals = (t: IndexStore.LocationTotals) => ({
+  files: t.files,
+  directories: t.directories,
+  symlinks: t.symlinks,
+  bytes: t.bytes,
+  tombstones: t.tombstones,
+  unhashed: t.unhashed
+})
+
+/** An index entry. */
+export interface EntryJson {
+  /** Relative to the directory that was listed, `/`-separated. */
+  readonly path: string
+  readonly kind: "file" | "directory" | "symlink"
+  readonly size: number
+  /** ISO 8601, millisecond precision. */
+  readonly mtime: string
+  /** Nanoseconds since the Unix epoch, as a decimal string (too large for a JSON number). */
+  readonly mtimeNs: string
+  /** BLAKE3-256, 64 hex digits, or null when not hashed (see hashState). */
+  readonly hash: string | null
+  readonly hashState: "ok" | "pending" | "unreadable" | "unstable"
+  readonly linkTarget: string | null
+  readonly inode: number | null
+  readonly mode: number | null
+  readonly seq: number
+}
+
+/** Modification time of an entry as an ISO 8601 string. */
+export const mtimeIso = (mtimeNs: bigint): string => new Date(Number(mtimeNs / 1_000_000n)).toISOString()
+
+/** Encodes an entry, with its path as the caller shows it. */
+export const entry = (e: Entry.Entry, path: string): EntryJson => ({
+  path,
+  kind: EntryModule.kindName(e.kind),
+  size: e.size,
+  mtime: mtimeIso(e.mtimeNs),
+  mtimeNs: e.mtimeNs.toString(),
+  hash: e.hash,
+  hashState: e.hashState,
+  linkTarget: e.linkTarget,
+  inode: e.inode,
+  mode: e.mode,
+  seq: e.seq
+})
+
+/** Encodes a scan summary: the fields of `Indexer.ScanSummary`. */
+export const summary = (s: Indexer.ScanSummary) => ({
+  location: s.location,
+  root: s.root,
+  entriesSeen: s.entriesSeen,
+  added: s.added,
+  modified: s.modified,
+  moved: s.moved,
+  deleted: s.deleted,
+  filesHashed: s.filesHashed,
+  bytesHashed: s.bytesHashed,
+  problems: s.problems.map((p) => ({ path: p.path, reason: p.reason, detail: p.detail })),
+  sequences: s.sequences === null ? null : { first: s.sequences.first, last: s.sequences.last },
+  durationMs: s.durationMs
+})
+
+/** An error. Internal defects have `_tag` "InternalError" and `reason` "Defect". */
+export interface ErrorJson {
+  readonly _tag: string
+  readonly reason: string
+  readonly message: string
+  readonly path: string | null
+}

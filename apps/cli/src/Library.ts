@@ -1,0 +1,41 @@
+/**
+ * The library the CLI works on: where it lives (`$CONDUIT_HOME`, default `~/.conduit`; the
+ * app is the only place that reads the environment) and the layers that open it.
+ *
+ * @since 0.1.0
+ */
+import type { Errors } from "@conduit/domain"
+import { IndexLive, IndexStore, LibraryDatabase, Locations } from "@conduit/index"
+import { Config, Effect, Layer, Option } from "effect"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+/** The Conduit home directory: `$CONDUIT_HOME` (relative to the working directory), else `~/.conduit`. */
+export const home: Effect.Effect<string> = Config.option(Config.string("CONDUIT_HOME")).pipe(
+  Effect.map(Option.filter((value) => value !== "")),
+  Effect.map(Option.match({
+    onNone: () => Path.join(Os.homedir(), ".conduit"),
+    onSome: (value) => Path.resolve(value)
+  })),
+  // An unset or empty variable is the only case Config can report here, and it is handled above.
+  Effect.orDie
+)
+
+/**
+ * Every index service (hasher worker pool included), for the commands that scan or watch.
+ */
+export const indexLayer: Layer.Layer<IndexLive.IndexServices, Errors.LibraryError | Errors.HashError> = Layer.unwrapEffect(
+  Effect.map(home, (home) => IndexLive.layer({ home }))
+)
+
+/**
+ * Only the database, locations and queries: for the commands that read the index or edit the
+ * location list. Starts no hashing workers, so these commands start faster.
+ */
+export const queryLayer: Layer.Layer<
+  Locations.Locations | IndexStore.IndexStore | LibraryDatabase.LibraryDatabase,
+  Errors.LibraryError
+> = Layer.unwrapEffect(
+  Effect.map(home, (home) =>
+    Layer.mergeAll(Locations.layer, IndexStore.layer).pipe(Layer.provideMerge(LibraryDatabase.layer({ home }))))
+)
