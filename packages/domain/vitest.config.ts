@@ -1,5 +1,4 @@
+import { conduitProjects } from "@conduit/vitest-preset"
 import { defineConfig } from "vitest/config"
 
-export default defineConfig({
-  test: { include: ["test/**/*.test.ts"] }
-})
+export default defineConfig(conduitProjects())

@@ -29,8 +29,8 @@ interface IndexArgs {
 }
 
 /** Fails unless `absolute` is an existing directory, with the PathError that says why. */
-const checkDirectory = (absolute: string) =>
-  Effect.suspend(() => {
+const checkDirectory = (absolute: string): Effect.Effect<void, Errors.PathError | Errors.LocationError> =>
+  Effect.suspend((): Effect.Effect<void, Errors.PathError | Errors.LocationError> => {
     let stat: Fs.Stats
     try {
       stat = Fs.statSync(absolute)

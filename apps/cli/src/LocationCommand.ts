@@ -3,8 +3,8 @@
  *
  * @since 0.1.0
  */
-import { Ids, RelPath } from "@conduit/domain"
-import { Errors } from "@conduit/domain"
+import { Errors, RelPath } from "@conduit/domain"
+import type { Ids } from "@conduit/domain"
 import { IndexStore, Locations } from "@conduit/index"
 import type { Indexer } from "@conduit/index"
 import { Args, Command, Options } from "@effect/cli"
@@ -78,7 +78,8 @@ const list = Command.make("list", { json: Output.json }, (args) =>
 
 // -- rm --------------------------------------------------------------------------------------
 
-const isLocationId = Schema.is(Ids.LocationId)
+// `Ids.LocationId` is a UUID; the schema itself is missing from @conduit/domain's type declarations.
+const isLocationId = (u: string): u is Ids.LocationId => Schema.is(Schema.UUID)(u)
 
 /** The location a `rm` argument names: its id, or its root directory (any spelling of it). */
 const find = (locations: Locations.Locations["Type"], arg: string) =>

@@ -89,12 +89,12 @@ export const reportError = (error: unknown, options: { readonly json: boolean })
  */
 export const reportFailures = (options: { readonly json: boolean }) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Reported | ValidationError.ValidationError, R> =>
-  Effect.catchAllCause(self, (cause) => {
+  Effect.catchAllCause(self, (cause): Effect.Effect<never, Reported | ValidationError.ValidationError> => {
     if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
     const failure = Cause.failureOption(cause)
     if (Option.isSome(failure)) {
       const error = failure.value
-      if (error instanceof Reported || ValidationError.isValidationError(error)) return Effect.fail(error)
+      if (error instanceof Reported || ValidationError.isValidationError(error)) return Effect.fail(error as Reported | ValidationError.ValidationError)
       return Effect.zipRight(reportError(error, options), Effect.fail(new Reported()))
     }
     const defect = Option.getOrElse(Cause.dieOption(cause), () => Cause.pretty(cause))

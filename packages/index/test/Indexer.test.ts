@@ -2,6 +2,8 @@ import { describe, it } from "@effect/vitest"
 import type { Entry } from "@conduit/domain"
 import { RelPath } from "@conduit/domain"
 import { Chunk, Effect, Option, Stream } from "effect"
+import { spawn } from "node:child_process"
+import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert } from "vitest"
@@ -289,6 +291,38 @@ describe("Indexer", () => {
         const gone = yield* scan({ paths: [rel("a/new")], recursive: false })
         assert.isFalse((yield* live).has("a/x.txt"))
         assert.strictEqual(gone.deleted, 5)
+      })
+    ))
+
+  it.scoped("a file written to while the scan hashes it is flagged unstable, then hashed once it settles", () =>
+    withIndex(({ root }) =>
+      Effect.gen(function* () {
+        writeTree(root, { "calm.txt": "calm", "busy.log": Crypto.randomBytes(32 * 1024 * 1024) })
+        const path = Path.join(root, "busy.log")
+        const writer = spawn(process.execPath, ["-e", `
+          const fs = require("fs"); const chunk = Buffer.alloc(4096, 7); const fd = fs.openSync(${JSON.stringify(path)}, "a");
+          process.stdout.write("go\\n"); for (;;) fs.writeSync(fd, chunk)
+        `], { stdio: ["ignore", "pipe", "inherit"] })
+        yield* Effect.addFinalizer(() => Effect.sync(() => writer.kill("SIGKILL")))
+        yield* Effect.async<void>((resume) => {
+          writer.stdout!.once("data", () => resume(Effect.void))
+        })
+        const { scan, get } = yield* setup(root)
+        const summary = yield* scan()
+        assert.deepStrictEqual(summary.problems.map((p) => [p.path, p.reason]), [["busy.log", "unstable"]])
+        const flagged = (yield* get("busy.log"))!
+        assert.strictEqual(flagged.hashState, "unstable")
+        assert.strictEqual(flagged.hash, null)
+        assert.strictEqual((yield* get("calm.txt"))!.hash, b3("calm"))
+        writer.kill("SIGKILL")
+        yield* Effect.async<void>((resume) => {
+          writer.once("exit", () => resume(Effect.void))
+        })
+        const again = yield* scan()
+        assert.deepStrictEqual(again.problems, [])
+        const settled = (yield* get("busy.log"))!
+        assert.strictEqual(settled.hashState, "ok")
+        assert.strictEqual(settled.hash, b3(Fs.readFileSync(path)))
       })
     ))
 
