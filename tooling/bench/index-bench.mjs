@@ -4,6 +4,7 @@
 // /work/shared/bench/gen.py. Plain Node (>= 20) ESM, standard library only.
 // See README.md next to this file.
 import { spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -330,6 +331,12 @@ Fs.writeFileSync(tsvPath, TSV_COLS.join("\t") + "\n")
 const gitRev = firstLine(["git", "-C", repo, "rev-parse", "--short", "HEAD"])
 const gitDirty = spawnSync("git", ["-C", repo, "status", "--porcelain", "--", "apps", "packages"], { encoding: "utf8" }).stdout?.trim() ? " (apps/packages modified)" : ""
 const cliVersion = firstLine([process.execPath, cli, "--version"])
+/** The CLI bundle's mtime and content hash: a rebuild during the run is reported at the end. */
+const cliFingerprint = () => {
+  const st = Fs.statSync(cli)
+  return `${st.mtime.toISOString()} sha256:${createHash("sha256").update(Fs.readFileSync(cli)).digest("hex").slice(0, 12)}`
+}
+const cliAtStart = cliFingerprint()
 let free = "?"
 try {
   const st = Fs.statfsSync(root)
@@ -337,7 +344,7 @@ try {
 } catch {}
 const header = [
   `index-bench ${stamp}`,
-  `  cli: ${cli} (${cliVersion ?? "--version failed"}), repo ${gitRev ?? "?"}${gitDirty}`,
+  `  cli: ${cli} (${cliVersion ?? "--version failed"}; built ${cliAtStart}), repo ${gitRev ?? "?"}${gitDirty}`,
   `  node ${process.version}, ${Os.cpus().length} CPUs, ${fmt(Os.totalmem() / 2 ** 30, 1)} GiB RAM, ${Os.release()}`,
   `  tools: ${firstLine(["rsync", "--version"]) ?? "rsync: not available"}; ${haveB3sum ? firstLine(["b3sum", "--version"]) : "b3sum: not available"}; ${firstLine(["find", "--version"])}`,
   `  reps ${reps}, scale ${scale}, workloads ${workloads.join(",")}, root ${root} (${free} free)`,
@@ -454,6 +461,9 @@ const target = (label, value, pass) => targetLines.push([label, value, pass === 
 const lw = Math.max(...targetLines.map((t) => t[0].length))
 out.push("targets (medians of the ns-clock column: %e has only 10 ms resolution; whole-process)")
 for (const [label, value, verdict] of targetLines) out.push(`  ${label.padEnd(lw)}  ${verdict.padEnd(4)}  ${value}`)
+
+const cliAtEnd = Fs.existsSync(cli) ? cliFingerprint() : "missing"
+if (cliAtEnd !== cliAtStart) out.push("", `WARNING: the CLI bundle changed during the run (${cliAtStart} -> ${cliAtEnd}); repetitions may have run different builds`)
 
 const failures = rows.filter((r) => r.status !== "ok" || r.check !== "ok")
 if (failures.length) {

@@ -55,10 +55,10 @@ const targetOf = (arg: string) =>
       Effect.map(Option.some),
       Effect.catchIf((e) => e._tag === "PathError" && e.reason === "OutsideLocations", () => Effect.succeedNone)
     )
-    if (Option.isSome(inside)) return { target: inside.value as Scan.Target, added: null }
+    if (Option.isSome(inside)) return { target: inside.value as Scan.Target, added: null, absolute }
     yield* checkDirectory(absolute)
     const location = yield* locations.add(absolute, { indexingMode: "Standard" })
-    return { target: { location, path: RelPath.root } as Scan.Target, added: location }
+    return { target: { location, path: RelPath.root } as Scan.Target, added: location, absolute }
   })
 
 const index = (args: IndexArgs) =>
@@ -70,7 +70,9 @@ const index = (args: IndexArgs) =>
       const resolved = yield* targetOf(args.path.value)
       targets = [resolved.target]
       added = resolved.added
-      if (added !== null && !args.json) yield* Output.line(`${args.path.value} was in no location: added location ${Format.location(added)}`)
+      if (added !== null && !args.json) {
+        yield* Output.line(`'${resolved.absolute}' was in no location: added location ${Format.location(added)}`)
+      }
     } else {
       targets = (yield* locations.list).map((location) => ({ location, path: RelPath.root }))
       if (targets.length === 0 && !args.json) {

@@ -137,6 +137,7 @@ const HASH_BATCH_FILES = 64
 const HASH_BATCH_BYTES = 4 << 20
 const ROWS_PER_INSERT = 500
 const WRITE_BATCH = 4000
+const MAX_BATCHES_IN_FLIGHT = 32
 const KNOWN_COLUMNS = "id, path, parent, kind, size, mtime_s, mtime_ns, inode, mode, hash, hash_state, link_target, disk_path, tombstone"
 
 const join = (dir: string, name: string) => (dir === "" ? name : `${dir}/${name}`)
@@ -188,7 +189,21 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
   const hasher = yield* Hasher
   const lib = orLibraryError(db.file)
 
-  const scan = Effect.fn("Indexer.scan")(function* (locationId: Ids.LocationId, options: ScanOptions = {}) {
+  // One scan per location at a time in this process (the watcher and a manual scan may meet);
+  // the comparison reads and writes the same rows.
+  const locks = new Map<string, Effect.Semaphore>()
+  const lockFor = (id: Ids.LocationId) => {
+    let lock = locks.get(id)
+    if (lock === undefined) {
+      lock = Effect.unsafeMakeSemaphore(1)
+      locks.set(id, lock)
+    }
+    return lock
+  }
+
+  const scan = (locationId: Ids.LocationId, options: ScanOptions = {}) => lockFor(locationId).withPermits(1)(scanUnlocked(locationId, options))
+
+  const scanUnlocked = Effect.fn("Indexer.scan")(function* (locationId: Ids.LocationId, options: ScanOptions) {
     const started = performance.now()
     const location: Location = yield* locations.get(locationId)
     yield* locations.checkRoot(location)
@@ -296,6 +311,8 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
       hashBatchBytes = 0
       const ticket = yield* hasher.submit(items.map(({ item }) => ({ path: Path.join(root, item.diskRel), size: item.size })))
       pendingHashes.push({ items, ticket })
+      // Backpressure: a walk far ahead of the hashers would hold the whole tree in memory.
+      while (pendingHashes.length > MAX_BATCHES_IN_FLIGHT) yield* settle(pendingHashes.shift()!)
     })
 
     const queueHash = (item: DiskItem, isNew: boolean) =>
