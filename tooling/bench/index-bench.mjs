@@ -93,6 +93,7 @@ const resultsDir = Path.join(here, "results")
 const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")
 const tsvPath = Path.join(resultsDir, `index-${stamp}.local.tsv`)
 const txtPath = Path.join(resultsDir, `index-${stamp}.local.txt`)
+const logPath = Path.join(resultsDir, `index-${stamp}.local.log`)
 const timeFile = Path.join(workDir, "time.out")
 const MiB = 1024 * 1024
 
@@ -111,15 +112,32 @@ const firstLine = (argv) => {
   return r.status === 0 ? (r.stdout || r.stderr).split("\n")[0].trim() : null
 }
 
+/** Busy CPU seconds of the whole machine so far (all CPUs, steal and idle/iowait excluded). */
+const CLK_TCK = Number(firstLine(["getconf", "CLK_TCK"])) || 100
+const machineBusy = () => {
+  try {
+    const f = Fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number)
+    // user nice system idle iowait irq softirq steal ...
+    return (f[0] + f[1] + f[2] + f[5] + f[6]) / CLK_TCK
+  } catch {
+    return NaN
+  }
+}
+const NCPU = Os.cpus().length
+
 /**
- * One timed run: `sync` (untimed), then `/usr/bin/time -f "%e %M" -o FILE timeout SEC argv...`.
+ * One timed run: `sync` (untimed), then
+ * `/usr/bin/time -f "%e %M %U %S" -o FILE timeout SEC argv...`.
  * Returns wall seconds (%e, 10 ms resolution), max RSS in KiB (%M: the largest single process
- * of the tree), a ns-clock wall time of the same run (TSV only), exit status and the output.
+ * of the tree), user+sys CPU seconds of the command, a ns-clock wall time of the same run, the
+ * CPU the rest of the machine used meanwhile (other processes, kernel threads: a sign of
+ * contention on a shared VM), exit status and the output.
  */
 const timed = (argv, { env, captureStdout = false } = {}) => {
   spawnSync("sync")
   rmrf(timeFile)
-  const full = ["-f", "%e %M", "-o", timeFile, "timeout", "-k", "10", String(timeoutSec), ...argv]
+  const full = ["-f", "%e %M %U %S", "-o", timeFile, "timeout", "-k", "10", String(timeoutSec), ...argv]
+  const busy0 = machineBusy()
   const t0 = process.hrtime.bigint()
   const r = spawnSync(TIME, full, {
     env: env ?? process.env,
@@ -128,17 +146,21 @@ const timed = (argv, { env, captureStdout = false } = {}) => {
     stdio: ["ignore", captureStdout ? "pipe" : "ignore", "pipe"]
   })
   const hr = Number(process.hrtime.bigint() - t0) / 1e9
+  const busy = machineBusy() - busy0
   let wall = NaN
   let rssKiB = NaN
+  let cpu = NaN
   const lines = Fs.existsSync(timeFile) ? Fs.readFileSync(timeFile, "utf8").trim().split("\n") : []
-  const m = /^([\d.]+) (\d+)$/.exec(lines[lines.length - 1] ?? "")
+  const m = /^([\d.]+) (\d+) ([\d.]+) ([\d.]+)$/.exec(lines[lines.length - 1] ?? "")
   if (m) {
     wall = Number(m[1])
     rssKiB = Number(m[2])
+    cpu = Number(m[3]) + Number(m[4])
   }
+  const otherPct = Math.max(0, busy - (Number.isFinite(cpu) ? cpu : 0)) / (hr * NCPU) * 100
   const rc = r.error ? -1 : r.status ?? -1
   const status = r.error ? `ERROR(${r.error.message})` : rc === 0 ? "ok" : rc === 124 || rc === 137 ? "TIMEOUT" : `RC=${rc}`
-  return { wall, rssKiB, hr, rc, status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" }
+  return { wall, rssKiB, cpu, otherPct, hr, rc, status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" }
 }
 
 /**
@@ -185,7 +207,7 @@ const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "-")
 // ---------------------------------------------------------------------------- result rows
 
 const TSV_COLS = [
-  "stamp", "workload", "phase", "rep", "wall_s", "wall_ns_clock_s", "maxrss_kib", "status", "check",
+  "stamp", "workload", "phase", "rep", "wall_s", "wall_ns_clock_s", "maxrss_kib", "cpu_user_sys_s", "other_cpu_pct", "status", "check",
   "files_expected", "entries_seen", "files_hashed", "bytes_hashed", "added", "modified", "moved", "deleted",
   "problems", "scan_ms", "note"
 ]
@@ -198,10 +220,22 @@ const record = (row) => {
   log(`  ${row.workload} ${row.phase} #${row.rep}: ${fmt(row.wall_s)} s, ${fmt(row.maxrss_kib / 1024, 1)} MiB, ${row.status}${extra}${row.note ? `  (${row.note})` : ""}`)
 }
 
+/**
+ * What went wrong in a failed run, in one line (the first line that names an error, else the
+ * first line of stderr); the whole stderr and stdout go to the .local.log file.
+ */
+const failure = (label, r) => {
+  Fs.appendFileSync(logPath, `=== ${label}: ${r.status}\n--- stderr\n${r.stderr}\n--- stdout\n${r.stdout}\n`)
+  const lines = r.stderr.split("\n").map((l) => l.trim()).filter(Boolean)
+  const line = lines.find((l) => /^[\w.]*(Error|Exception)\b.*:/.test(l)) ??
+    lines.find((l) => /error|exception|cannot|failed/i.test(l)) ?? lines[0] ?? r.stdout.trim().slice(0, 200)
+  return `${r.status}: ${line.slice(0, 300)}`
+}
+
 /** Times a reference command and records it. */
 const reference = (workload, phase, rep, argv, note) => {
   const r = timed(argv)
-  record({ workload, phase, rep, wall_s: r.wall, wall_ns_clock_s: r.hr.toFixed(4), maxrss_kib: r.rssKiB, status: r.status, check: r.status === "ok" ? "ok" : r.stderr.trim().split("\n").slice(-1)[0], note })
+  record({ workload, phase, rep, wall_s: r.wall, wall_ns_clock_s: r.hr.toFixed(4), maxrss_kib: r.rssKiB, cpu_user_sys_s: r.cpu.toFixed(2), other_cpu_pct: r.otherPct.toFixed(1), status: r.status, check: r.status === "ok" ? "ok" : failure(`${workload} / ${phase} #${rep}`, r), note })
 }
 
 /**
@@ -212,12 +246,12 @@ const indexRun = (workload, phase, rep, dir, home, filesExpected, expect, note) 
   const r = timed([process.execPath, cli, "index", dir, "--json"], { env: { ...process.env, CONDUIT_HOME: home, NO_COLOR: "1" }, captureStdout: true })
   const s = parseSummary(r.stdout)
   let check
-  if (r.status !== "ok") check = `${r.status}: ${(r.stderr.trim().split("\n").slice(-1)[0] || r.stdout.trim().slice(0, 200))}`
+  if (r.status !== "ok") check = failure(`${workload} / ${phase} #${rep}`, r)
   else if (s === null) check = `no scan summary in stdout: ${JSON.stringify(r.stdout.slice(0, 200))}`
   else if (s.errors > 0) check = `${s.errors} error(s) in JSON`
   else check = expect(s)
   record({
-    workload, phase, rep, wall_s: r.wall, wall_ns_clock_s: r.hr.toFixed(4), maxrss_kib: r.rssKiB, status: r.status, check,
+    workload, phase, rep, wall_s: r.wall, wall_ns_clock_s: r.hr.toFixed(4), maxrss_kib: r.rssKiB, cpu_user_sys_s: r.cpu.toFixed(2), other_cpu_pct: r.otherPct.toFixed(1), status: r.status, check,
     files_expected: filesExpected, entries_seen: s?.entriesSeen, files_hashed: s?.filesHashed, bytes_hashed: s?.bytesHashed,
     added: s?.added, modified: s?.modified, moved: s?.moved, deleted: s?.deleted, problems: s?.problems, scan_ms: s?.durationMs,
     note
@@ -262,9 +296,6 @@ const firstIndexCheck = (files) => (s) =>
   s.filesHashed === files ? "ok" : `filesHashed ${s.filesHashed} != ${files} files`
 const noopCheck = (s) => (s.filesHashed === 0 ? "ok" : `filesHashed ${s.filesHashed} != 0`)
 
-/** Per-repetition extra info (mutate stats) for the notes of the change phase. */
-const mutateStats = []
-
 const runManySmall = (tree, rep) => {
   const wl = "many-small"
   const copy = Path.join(workDir, "many-small-tree")
@@ -281,7 +312,6 @@ const runManySmall = (tree, rep) => {
   reference(wl, "ref: rsync -a copy", rep, ["rsync", "-a", `${copy}/`, `${dst}/`])
   rmrf(dst)
   const m = JSON.parse(untimed(["python3", GEN, "mutate", copy, "--seed", String(rep)]).trim().split("\n").pop())
-  mutateStats.push(m)
   const filesAfter = m.files_before - m.deleted + m.added
   const want = `mutate: ${m.modified} modified, ${m.added} added, ${m.deleted} deleted, ${m.renamed} renamed`
   // The indexer counts a directory whose mtime changed (an entry was added, removed or renamed
@@ -349,7 +379,9 @@ const header = [
   `  tools: ${firstLine(["rsync", "--version"]) ?? "rsync: not available"}; ${haveB3sum ? firstLine(["b3sum", "--version"]) : "b3sum: not available"}; ${firstLine(["find", "--version"])}`,
   `  reps ${reps}, scale ${scale}, workloads ${workloads.join(",")}, root ${root} (${free} free)`,
   `  wall = GNU time %e (10 ms resolution); clock = ns clock around the same run (includes ~2 ms to start time + timeout);`,
-  `  RSS = GNU time %M (largest single process); warm page cache; sync before each timed command`
+  `  RSS = GNU time %M (largest single process); cpu = user+sys of the command (%U+%S);`,
+  `  other CPU % = busy CPU of the rest of the machine during the run, in % of all ${NCPU} CPUs (contention);`,
+  `  warm page cache; sync before each timed command`
 ]
 log(header.join("\n"))
 if (!haveB3sum) log("b3sum: not available (Debian package b3sum)")
@@ -385,6 +417,8 @@ const stats = (workload, phase) => {
     n: ok.length, total: g.length, rows: g, ok,
     med: median(walls), min: Math.min(...walls), max: Math.max(...walls),
     clock: median(ok.map((r) => Number(r.wall_ns_clock_s))),
+    cpu: median(ok.map((r) => Number(r.cpu_user_sys_s))),
+    other: median(ok.map((r) => Number(r.other_cpu_pct))),
     rssMed: median(rss), rssMax: Math.max(...rss),
     bad: g.filter((r) => r.status !== "ok" || r.check !== "ok")
   }
@@ -407,16 +441,16 @@ const notesFor = (workload, phase, s) => {
   return ""
 }
 
-const table = [["workload", "phase", "n", "median s", "min s", "max s", "clock med s", "RSS MiB med", "RSS MiB max", "checks", "notes"]]
+const table = [["workload", "phase", "n", "median s", "min s", "max s", "clock med s", "RSS MiB med", "RSS MiB max", "cpu s med", "other CPU %", "checks", "notes"]]
 for (const [key, g] of groups) {
   const [workload, phase] = key.split("\u0000")
   const s = stats(workload, phase)
   const checks = s.bad.length === 0 ? "ok" : `${s.bad.length}/${g.length} FAILED`
-  table.push([workload, phase, `${s.n}`, fmt(s.med), fmt(s.min), fmt(s.max), fmt(s.clock, 3), fmt(s.rssMed, 1), fmt(s.rssMax, 1), checks, notesFor(workload, phase, s)])
+  table.push([workload, phase, `${s.n}`, fmt(s.med), fmt(s.min), fmt(s.max), fmt(s.clock, 3), fmt(s.rssMed, 1), fmt(s.rssMax, 1), fmt(s.cpu), fmt(s.other, 0), checks, notesFor(workload, phase, s)])
 }
-if (!haveB3sum) table.push(["-", "b3sum: not available", "", "", "", "", "", "", "", "", "Debian package b3sum"])
+if (!haveB3sum) table.push(["-", "b3sum: not available", "", "", "", "", "", "", "", "", "", "", "Debian package b3sum"])
 const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)))
-const numeric = new Set([2, 3, 4, 5, 6, 7, 8])
+const numeric = new Set([2, 3, 4, 5, 6, 7, 8, 9, 10])
 const fmtRow = (row) => row.map((c, i) => (i === row.length - 1 ? c : numeric.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd()
 const out = [...header, "", fmtRow(table[0]), widths.map((w) => "-".repeat(w)).join("  "), ...table.slice(1).map(fmtRow), ""]
 
@@ -471,6 +505,7 @@ if (failures.length) {
   for (const r of failures) out.push(`  ${r.workload} / ${r.phase} #${r.rep}: ${r.status}${r.check !== "ok" ? ` - ${r.check}` : ""}`)
 }
 out.push("", `raw rows: ${Path.relative(process.cwd(), tsvPath) || tsvPath}`)
+if (Fs.existsSync(logPath)) out.push(`output of failed runs: ${Path.relative(process.cwd(), logPath) || logPath}`)
 
 const report = out.join("\n") + "\n"
 Fs.writeFileSync(txtPath, report)

@@ -8,17 +8,16 @@
  *
  * @since 0.1.0
  */
-import { Errors, RelPath } from "@conduit/domain"
+import { RelPath } from "@conduit/domain"
 import { Locations, Watcher } from "@conduit/index"
 import type { Indexer } from "@conduit/index"
 import { Args, Command, Options } from "@effect/cli"
 import { Effect, Either, Option } from "effect"
-import * as Fs from "node:fs"
-import * as Path from "node:path"
 import * as Format from "./Format.js"
 import * as Json from "./Json.js"
 import * as Library from "./Library.js"
 import * as Output from "./Output.js"
+import * as Paths from "./Paths.js"
 import * as Scan from "./Scan.js"
 
 interface IndexArgs {
@@ -28,21 +27,6 @@ interface IndexArgs {
   readonly json: boolean
 }
 
-/** Fails unless `absolute` is an existing directory, with the PathError that says why. */
-const checkDirectory = (absolute: string): Effect.Effect<void, Errors.PathError | Errors.LocationError> =>
-  Effect.suspend((): Effect.Effect<void, Errors.PathError | Errors.LocationError> => {
-    let stat: Fs.Stats
-    try {
-      stat = Fs.statSync(absolute)
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code
-      return code === "ENOENT" || code === "ENOTDIR"
-        ? Effect.fail(new Errors.PathError({ reason: "NotFound", path: absolute }))
-        : Effect.fail(new Errors.LocationError({ reason: "PermissionDenied", path: absolute }))
-    }
-    return stat.isDirectory() ? Effect.void : Effect.fail(new Errors.PathError({ reason: "NotADirectory", path: absolute }))
-  })
-
 /**
  * What `index PATH` scans: the location and directory PATH lies in, or, for a directory in no
  * location, a new location made of it (returned as `added`).
@@ -50,15 +34,15 @@ const checkDirectory = (absolute: string): Effect.Effect<void, Errors.PathError 
 const targetOf = (arg: string) =>
   Effect.gen(function* () {
     const locations = yield* Locations.Locations
-    const absolute = Path.resolve(arg)
+    const absolute = Paths.absolute(arg)
     const inside = yield* locations.resolve(absolute).pipe(
       Effect.map(Option.some),
       Effect.catchIf((e) => e._tag === "PathError" && e.reason === "OutsideLocations", () => Effect.succeedNone)
     )
-    if (Option.isSome(inside)) return { target: inside.value as Scan.Target, added: null, absolute }
-    yield* checkDirectory(absolute)
+    if (Option.isSome(inside)) return { target: inside.value, added: null, absolute }
+    yield* Paths.checkDirectory(absolute)
     const location = yield* locations.add(absolute, { indexingMode: "Standard" })
-    return { target: { location, path: RelPath.root } as Scan.Target, added: location, absolute }
+    return { target: { location, path: RelPath.root }, added: location, absolute }
   })
 
 const index = (args: IndexArgs) =>

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type { Errors } from "@conduit/domain"
-import { IndexLive, IndexStore, LibraryDatabase, Locations } from "@conduit/index"
+import { IndexLive } from "@conduit/index"
 import { Config, Effect, Layer, Option } from "effect"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -22,7 +22,8 @@ export const home: Effect.Effect<string> = Config.option(Config.string("CONDUIT_
 )
 
 /**
- * Every index service (hasher worker pool included), for the commands that scan or watch.
+ * Every index service, for the commands that scan or watch (hashing workers start only when
+ * a scan has something to hash).
  */
 export const indexLayer: Layer.Layer<IndexLive.IndexServices, Errors.LibraryError | Errors.HashError> = Layer.unwrapEffect(
   Effect.map(home, (home) => IndexLive.layer({ home }))
@@ -32,10 +33,6 @@ export const indexLayer: Layer.Layer<IndexLive.IndexServices, Errors.LibraryErro
  * Only the database, locations and queries: for the commands that read the index or edit the
  * location list. Starts no hashing workers, so these commands start faster.
  */
-export const queryLayer: Layer.Layer<
-  Locations.Locations | IndexStore.IndexStore | LibraryDatabase.LibraryDatabase,
-  Errors.LibraryError
-> = Layer.unwrapEffect(
-  Effect.map(home, (home) =>
-    Layer.mergeAll(Locations.layer, IndexStore.layer).pipe(Layer.provideMerge(LibraryDatabase.layer({ home }))))
+export const queryLayer: Layer.Layer<IndexLive.QueryServices, Errors.LibraryError> = Layer.unwrapEffect(
+  Effect.map(home, (home) => IndexLive.queryLayer({ home }))
 )

@@ -9,11 +9,11 @@ import { IndexStore, Locations } from "@conduit/index"
 import type { Indexer } from "@conduit/index"
 import { Args, Command, Options } from "@effect/cli"
 import { Effect, Option, Schema } from "effect"
-import * as Path from "node:path"
 import * as Format from "./Format.js"
 import * as Json from "./Json.js"
 import * as Library from "./Library.js"
 import * as Output from "./Output.js"
+import * as Paths from "./Paths.js"
 import * as Scan from "./Scan.js"
 
 // -- add -------------------------------------------------------------------------------------
@@ -39,12 +39,17 @@ const add = Command.make("add", {
 }, (args) =>
   Effect.gen(function* () {
     const locations = yield* Locations.Locations
-    let location = yield* locations.add(Path.resolve(args.path), {
+    const root = Paths.absolute(args.path)
+    yield* Paths.checkDirectory(root)
+    let location = yield* locations.add(root, {
       ...(Option.isSome(args.name) ? { name: args.name.value } : {}),
       indexingMode: args.mode === "standard" ? "Standard" : "SyncComplete",
       ignorePatterns: args.ignore
     })
     if (!args.json) yield* Output.line(`added location ${Format.location(location)}`)
+    if (location.indexingMode === "SyncComplete" && args.ignore.length > 0) {
+      yield* Output.note("note: --ignore patterns are kept but have no effect in sync-complete mode, which indexes everything")
+    }
     let summary: Indexer.ScanSummary | null = null
     if (!args.noIndex) {
       const target = { location, path: RelPath.root }
@@ -91,7 +96,7 @@ const find = (locations: Locations.Locations["Type"], arg: string) =>
       )
       if (Option.isSome(byId)) return byId.value
     }
-    const absolute = Path.resolve(arg)
+    const absolute = Paths.absolute(arg)
     const notFound = new Errors.LocationError({ reason: "NotFound", path: absolute })
     const resolved = yield* locations.resolve(absolute).pipe(
       Effect.catchIf((e) => e._tag === "PathError", () => Effect.fail(notFound))

@@ -10,12 +10,12 @@ import type { Entry } from "@conduit/domain"
 import { IndexStore, Locations } from "@conduit/index"
 import { Args, Command, Options } from "@effect/cli"
 import { Chunk, Effect, Option, Stream } from "effect"
-import * as Path from "node:path"
 import { CliError } from "./CliError.js"
 import * as Format from "./Format.js"
 import * as Json from "./Json.js"
 import * as Library from "./Library.js"
 import * as Output from "./Output.js"
+import * as Paths from "./Paths.js"
 
 /** `conduit ls`. */
 export const command = Command.make("ls", {
@@ -29,7 +29,7 @@ export const command = Command.make("ls", {
   Effect.gen(function* () {
     const locations = yield* Locations.Locations
     const store = yield* IndexStore.IndexStore
-    const absolute = Path.resolve(args.path)
+    const absolute = Paths.absolute(args.path)
     const { location, path: dir } = yield* locations.resolve(absolute)
     const render = (entry: Entry.Entry, path: string) =>
       args.json ? JSON.stringify(Json.entry(entry, path)) : Format.entry(entry, path)

@@ -126,11 +126,11 @@ describe("conduit", () => {
 
   it("adds, lists and removes locations, in text and JSON", async () => {
     const docs = tree("docs", { "a.txt": "alpha", "b.log": "noise", "tmp/t.txt": "temp", "sub/c.txt": "gamma" })
-    const added = await json("location", "add", docs, "--name", "Docs", "--mode", "sync-complete", "--ignore", "*.log", "--ignore", "tmp/")
+    const added = await json("location", "add", docs, "--name", "Docs", "--mode", "standard", "--ignore", "*.log", "--ignore", "tmp/")
     assert.match(added.location.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
     assert.deepStrictEqual(
       { name: added.location.name, root: added.location.root, mode: added.location.mode, ignorePatterns: added.location.ignorePatterns },
-      { name: "Docs", root: docs, mode: "SyncComplete", ignorePatterns: ["*.log", "tmp/"] }
+      { name: "Docs", root: docs, mode: "Standard", ignorePatterns: ["*.log", "tmp/"] }
     )
     assert.strictEqual(new Date(added.location.createdAt).toISOString(), added.location.createdAt)
     assert.isString(added.location.lastScanAt, "indexed at once")
@@ -140,16 +140,17 @@ describe("conduit", () => {
     assert.deepStrictEqual((await lsJson(docs, "-r")).map((e) => e.path), ["a.txt", "sub", "sub/c.txt"])
 
     const music = tree("music", { "song.mp3": "la la" })
-    const text = await conduit("location", "add", music, "--no-index")
+    const text = await conduit("location", "add", music, "--mode", "sync-complete", "--ignore", "*.tmp", "--no-index")
     assert.strictEqual(text.code, 0, text.stderr)
-    assert.match(text.stdout, /^added location music \(.*music\), mode Standard, id [0-9a-f-]{36}\n$/)
+    assert.include(text.stderr, "no effect in sync-complete mode")
+    assert.match(text.stdout, /^added location music \(.*music\), mode SyncComplete, ignoring \*\.tmp, id [0-9a-f-]{36}\n$/)
     const notIndexed = await json("location", "list")
     const musicJson = notIndexed.locations.find((l: any) => l.name === "music")
     assert.isNull(musicJson.lastScanAt)
     assert.strictEqual(musicJson.totals.files, 0)
 
     const list = await json("location", "list")
-    assert.deepStrictEqual(list.locations.map((l: any) => [l.name, l.root, l.mode]), [["Docs", docs, "SyncComplete"], ["music", music, "Standard"]])
+    assert.deepStrictEqual(list.locations.map((l: any) => [l.name, l.root, l.mode]), [["Docs", docs, "Standard"], ["music", music, "SyncComplete"]])
     assert.deepStrictEqual(list.locations[0].totals, { files: 2, directories: 1, symlinks: 0, bytes: 10, tombstones: 0, unhashed: 0 })
 
     const table = await conduit("location", "list")
@@ -157,8 +158,12 @@ describe("conduit", () => {
     const rows = table.stdout.trim().split("\n")
     assert.lengthOf(rows, 3)
     assert.match(rows[0]!, /^ID\s+NAME\s+MODE\s+LAST SCAN\s+FILES\s+SIZE\s+ROOT$/)
-    assert.match(rows[1]!, new RegExp(`^${added.location.id}\\s+Docs\\s+SyncComplete\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+2\\s+10 B\\s+${docs}$`))
-    assert.match(rows[2]!, /\smusic\s+Standard\s+never\s+0\s+0 B\s/)
+    assert.match(rows[1]!, new RegExp(`^${added.location.id}\\s+Docs\\s+Standard\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+2\\s+10 B\\s+${docs}$`))
+    assert.match(rows[2]!, /\smusic\s+SyncComplete\s+never\s+0\s+0 B\s/)
+
+    const typo = await conduit("location", "add", "dosc")
+    assert.strictEqual(typo.code, 1)
+    assert.strictEqual(typo.stderr, `'${Path.join(work, "dosc")}' does not exist\n`)
 
     const overlapping = await conduit("location", "add", Path.join(docs, "sub"))
     assert.strictEqual(overlapping.code, 1)
@@ -225,7 +230,7 @@ describe("conduit", () => {
     const iso = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z"
     assert.match(lines[0]!, new RegExp(`^- +5 ${iso} ${b3("alpha").slice(0, 12)} a\\.txt$`))
     assert.match(lines[1]!, new RegExp(`^l +5 ${iso} [0-9a-f]{12} link -> a\\.txt$`))
-    assert.match(lines[2]!, new RegExp(`^d +0 ${iso} - {12} sub$`))
+    assert.match(lines[2]!, new RegExp(`^d +0 ${iso} - {12}sub$`))
 
     const recursive = await conduit("ls", "-r", root)
     assert.deepStrictEqual(
@@ -373,7 +378,7 @@ describe("conduit", () => {
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()))
     const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
     try {
-      await waitFor(() => stdout, /^indexed live: 2 entries, 2 added/m)
+      await waitFor(() => stdout, /^indexed live: 1 entry, 1 added/m)
       // The watch is in place once it says so; a change made after that is seen.
       await waitFor(() => stderr, /^watching .*live for changes/m)
       Fs.writeFileSync(Path.join(root, "new.txt"), "fresh")
@@ -387,7 +392,7 @@ describe("conduit", () => {
   })
 
   it("streams --watch --json as one document per line", async () => {
-    const root = tree("live", { "a.txt": "a" })
+    const root = tree("live", { "a.txt": "a", "b.txt": "b" })
     const child = start(["index", root, "--watch", "--json"])
     let stdout = ""
     let stderr = ""
@@ -404,7 +409,7 @@ describe("conduit", () => {
     assert.strictEqual(await exited, 0, stderr)
     const [first, second] = stdout.trim().split("\n").map((l) => JSON.parse(l))
     assert.strictEqual(first.addedLocation.root, root)
-    assert.include(first.scans[0], { added: 1, filesHashed: 1 })
+    assert.include(first.scans[0], { added: 2, filesHashed: 2 })
     assert.include(second.rescan, { root, deleted: 1 })
   })
 })

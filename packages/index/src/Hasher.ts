@@ -6,7 +6,6 @@
  */
 import { Errors } from "@conduit/domain"
 import type { Ids } from "@conduit/domain"
-import * as Blake3 from "blake3"
 import { Context, Effect, Layer } from "effect"
 import type { Scope } from "effect"
 import { createRequire } from "node:module"
@@ -55,7 +54,7 @@ export class Hasher extends Context.Tag("@conduit/index/Hasher")<Hasher, {
    * Hands a batch to the pool at once and returns the effect that awaits its results, so a
    * caller can keep walking while workers hash (the way `Effect.fork` returns a fiber).
    */
-  readonly submit: (jobs: ReadonlyArray<HashJob>) => Effect.Effect<HashTicket>
+  readonly submit: (jobs: ReadonlyArray<HashJob>) => Effect.Effect<HashTicket, Errors.HashError>
   /** Hashes bytes in memory on the calling thread (for small inputs: symlink targets, blocks). */
   readonly hashBytes: (bytes: Uint8Array) => Ids.ContentHash
   /** How many workers the pool runs. */
@@ -72,9 +71,14 @@ export interface HasherOptions {
 
 const MAX_UPDATE = 1 << 20
 
+// Loaded on first use: the native addon costs start-up time that commands which hash nothing
+// should not pay.
+let blake3: typeof import("blake3") | undefined
+const loadBlake3 = () => (blake3 ??= createRequire(import.meta.url)("blake3") as typeof import("blake3"))
+
 /** BLAKE3 of in-memory bytes, fed in ≤ 1 MiB updates (the wasm fallback breaks above that). */
 export const hashBytes = (bytes: Uint8Array): Ids.ContentHash => {
-  const hasher = Blake3.createHash()
+  const hasher = loadBlake3().createHash()
   for (let offset = 0; offset < bytes.length; offset += MAX_UPDATE) {
     hasher.update(bytes.subarray(offset, Math.min(offset + MAX_UPDATE, bytes.length)))
   }
@@ -103,43 +107,59 @@ interface Pending {
 /** Builds the worker pool; the workers are terminated when the scope closes. */
 export const make = (options: HasherOptions = {}): Effect.Effect<Hasher["Type"], Errors.HashError, Scope.Scope> =>
   Effect.gen(function* () {
-    yield* checkBackend
     const count = Math.max(1, options.workers ?? Math.min(8, Os.availableParallelism()))
-    const blake3Path = createRequire(import.meta.url).resolve("blake3")
+    const blake3Path = () => createRequire(import.meta.url).resolve("blake3")
     const pending = new Map<number, Pending>()
     const load = new Array<number>(count).fill(0)
     let nextBatch = 0
     let failure: unknown = undefined
 
-    const workers = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        Array.from({ length: count }, (_, index) => {
-          const worker = new Worker(hashWorkerSource, {
-            eval: true,
-            execArgv: [],
-            workerData: { blake3Path, attempts: options.attempts ?? 3 }
-          })
-          worker.unref()
-          worker.on("message", (msg: { batch: number; results: ReadonlyArray<HashResult> }) => {
+    // Workers start on the first batch: a rescan that finds nothing changed starts none. Each
+    // announces itself once its BLAKE3 module is loaded; the pool is only torn down after that,
+    // because terminating a worker while it loads the native addon aborts the whole process.
+    let workers: Array<Worker> | undefined
+    let ready: Array<Promise<void>> = []
+    const start = (): Array<Worker> => {
+      if (workers !== undefined) return workers
+      ready = []
+      workers = Array.from({ length: count }, (_, index) => {
+        const worker = new Worker(hashWorkerSource, {
+          eval: true,
+          execArgv: [],
+          workerData: { blake3Path: blake3Path(), attempts: options.attempts ?? 3 }
+        })
+        worker.unref()
+        ready.push(new Promise<void>((resolve) => {
+          worker.once("exit", () => resolve())
+          worker.on("message", (msg: { ready?: true; batch: number; results: ReadonlyArray<HashResult> }) => {
+            if (msg.ready) return resolve()
             const p = pending.get(msg.batch)
             if (p === undefined) return
             pending.delete(msg.batch)
             load[index] = load[index]! - p.bytes
             p.resolve(msg.results)
           })
-          worker.on("error", (error) => {
-            failure = error
-            for (const [batch, p] of pending) {
-              if (p.worker === index) {
-                pending.delete(batch)
-                p.reject(error)
-              }
+        }))
+        worker.on("error", (error) => {
+          failure = error
+          for (const [batch, p] of pending) {
+            if (p.worker === index) {
+              pending.delete(batch)
+              p.reject(error)
             }
-          })
-          return worker
+          }
         })
-      ),
-      (ws) => Effect.promise(() => Promise.all(ws.map((w) => w.terminate())))
+        return worker
+      })
+      return workers
+    }
+    yield* Effect.addFinalizer(() =>
+      workers === undefined
+        ? Effect.void
+        : Effect.promise(async () => {
+          await Promise.all(ready)
+          await Promise.all(workers!.map((w) => w.terminate()))
+        })
     )
 
     const post = (jobs: ReadonlyArray<HashJob>): Promise<ReadonlyArray<HashResult>> =>
@@ -152,20 +172,23 @@ export const make = (options: HasherOptions = {}): Effect.Effect<Hasher["Type"],
         const batch = nextBatch++
         load[target] = load[target]! + bytes
         pending.set(batch, { worker: target, bytes, resolve, reject })
-        workers[target]!.postMessage({ batch, jobs })
+        start()[target]!.postMessage({ batch, jobs })
       })
 
     const await_ = (promise: Promise<ReadonlyArray<HashResult>>) =>
       Effect.tryPromise({ try: () => promise, catch: (cause) => new Errors.HashError({ reason: "Worker", cause }) })
 
+    let backendChecked = false
     const submit = (jobs: ReadonlyArray<HashJob>) =>
-      Effect.sync((): HashTicket => {
+      Effect.suspend(() => (backendChecked ? Effect.void : Effect.tap(checkBackend, () => (backendChecked = true)))).pipe(
+        Effect.zipRight(Effect.sync((): HashTicket => {
         if (jobs.length === 0) return { done: () => true, results: Effect.succeed([]) }
         let settled = false
         const promise = post(jobs)
         promise.then(() => (settled = true), () => (settled = true))
         return { done: () => settled, results: await_(promise) }
-      })
+      }))
+      )
 
     const hashFiles = (jobs: ReadonlyArray<HashJob>) => Effect.flatMap(submit(jobs), (ticket) => ticket.results)
 

@@ -27,7 +27,17 @@ export type IndexServices =
   | Watcher.Watcher
   | Hasher.Hasher
 
-/** Opens the library at `options.home` and provides every index service. */
+/** The read side only: the library, locations and queries (no hasher, indexer or watcher). */
+export type QueryServices = LibraryDatabase.LibraryDatabase | SqlClient.SqlClient | Locations.Locations | IndexStore.IndexStore
+
+/** Opens the library at `options.home` for commands that only read the index. */
+export const queryLayer = (options: LibraryDatabase.LibraryOptions): Layer.Layer<QueryServices, Errors.LibraryError> =>
+  Layer.mergeAll(Locations.layer, IndexStore.layer).pipe(Layer.provideMerge(LibraryDatabase.layer(options)))
+
+/**
+ * Opens the library at `options.home` and provides every index service. Hashing workers and
+ * the native watcher start only when first needed.
+ */
 export const layer = (options: IndexOptions): Layer.Layer<IndexServices, Errors.LibraryError | Errors.HashError> => {
   const indexing = Indexer.layer.pipe(Layer.provideMerge(Layer.mergeAll(Locations.layer, Hasher.layerWith(options))))
   const services = Layer.mergeAll(Watcher.layer.pipe(Layer.provideMerge(indexing)), IndexStore.layer)

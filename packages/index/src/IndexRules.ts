@@ -4,8 +4,9 @@
  * In `Standard` mode: system files, temporary files and dev directories (the built-in lists
  * below), every `.gitignore` and `.conduitignore` in the tree (gitignore syntax, each applying
  * to its own directory and below, deeper files overriding shallower ones as in git), and the
- * location's own extra patterns. In `SyncComplete` mode nothing is excluded but Conduit's own
- * partial files. Matching is done by the `ignore` package, which implements git's rules.
+ * location's own extra patterns. `SyncComplete` drops the built-in lists and the rule files:
+ * only the patterns the user gave the location explicitly (and Conduit's own partial files)
+ * stay excluded. Matching is done by the `ignore` package, which implements git's rules.
  *
  * @since 0.1.0
  */
@@ -100,10 +101,9 @@ export class DirectoryRules {
 
   /** The rules at the location root. */
   static root(settings: RuleSettings): DirectoryRules {
-    const base = ignore().add(internalPatterns as Array<string>)
+    const base = ignore().add(internalPatterns as Array<string>).add(settings.extraPatterns as Array<string>)
     if (settings.mode === "SyncComplete") return new DirectoryRules([{ base: "", matcher: base }], true)
     base.add(systemPatterns as Array<string>).add(tempPatterns as Array<string>).add(devPatterns as Array<string>)
-    base.add(settings.extraPatterns as Array<string>)
     return new DirectoryRules([{ base: "", matcher: base }], false)
   }
 

@@ -8,7 +8,6 @@
  */
 import type { Errors, Ids } from "@conduit/domain"
 import { RelPath } from "@conduit/domain"
-import * as ParcelWatcher from "@parcel/watcher"
 import { Context, Duration, Effect, Either, Layer, Queue } from "effect"
 import type { Scope } from "effect"
 import * as Path from "node:path"
@@ -24,6 +23,8 @@ export interface WatchOptions {
   readonly maxDelay?: Duration.DurationInput
   /** Called after each rescan. */
   readonly onScan?: (summary: ScanSummary) => void
+  /** Passed to every rescan: the root really may become empty (see `ScanOptions`). */
+  readonly allowEmptyRoot?: boolean
   /** Called when a rescan or the watch itself fails; watching goes on. */
   readonly onError?: (error: unknown) => void
 }
@@ -59,8 +60,9 @@ export const make: Effect.Effect<Watcher["Type"], never, Indexer | Locations> = 
     const ignore = location.indexingMode === "Standard" ? devPatterns.map((p) => `**/${p.replace(/\/$/, "")}`) : []
     yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () =>
-          ParcelWatcher.subscribe(location.root, (error, events) => {
+        // Imported on first use: the native module costs start-up time elsewhere.
+        try: async () =>
+          (await import("@parcel/watcher")).subscribe(location.root, (error, events) => {
             if (error) {
               options.onError?.(error)
               return
@@ -89,7 +91,11 @@ export const make: Effect.Effect<Watcher["Type"], never, Indexer | Locations> = 
         for (const d of more) dirs.add(d)
         if (more.length === 0 || Date.now() - started >= maxDelay) break
       }
-      yield* indexer.scan(locationId, { paths: [...dirs] as Array<RelPath.RelPath>, recursive: false }).pipe(
+      yield* indexer.scan(locationId, {
+        paths: [...dirs] as Array<RelPath.RelPath>,
+        recursive: false,
+        allowEmptyRoot: options.allowEmptyRoot ?? false
+      }).pipe(
         Effect.tap((summary) => Effect.sync(() => options.onScan?.(summary))),
         Effect.catchAll((error) => Effect.sync(() => options.onError?.(error)))
       )

@@ -69,7 +69,7 @@ describe("IndexRules", () => {
       })
     ))
 
-  it.scoped("SyncComplete indexes everything but Conduit's own partial files", () =>
+  it.scoped("SyncComplete indexes everything but the location's explicit patterns and Conduit's own partial files", () =>
     withIndex(({ root }) =>
       Effect.gen(function* () {
         writeTree(root, tree)
@@ -80,6 +80,8 @@ describe("IndexRules", () => {
           for (let i = 1; i <= parts.length; i++) all.add(parts.slice(0, i).join("/"))
         }
         all.delete(".conduit-tmp-123-a.txt")
+        all.delete("cache")
+        all.delete("cache/blob")
         assert.deepStrictEqual(paths, [...all].sort())
       })
     ))

@@ -73,6 +73,7 @@ function hashJob(job) {
   }
 }
 
+parentPort.postMessage({ ready: true })
 parentPort.on("message", (msg) => {
   const results = new Array(msg.jobs.length)
   for (let i = 0; i < msg.jobs.length; i++) results[i] = hashJob(msg.jobs[i])
