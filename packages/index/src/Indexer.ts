@@ -93,8 +93,11 @@ interface DiskItem {
   readonly diskRel: string
   readonly kind: 0 | 1 | 2
   size: number
-  mtimeS: number
-  mtimeNs: number
+  /** Milliseconds as Node computes them from (sec, nsec): what the walk compares. */
+  mtimeMs: number
+  /** Exact time, filled in before the item is written (from the hasher, or a bigint lstat). */
+  mtimeS: number | undefined
+  mtimeNs: number | undefined
   ino: number
   mode: number
   readonly linkTarget: string | null
@@ -140,6 +143,23 @@ const WRITE_BATCH = 4000
 const MAX_BATCHES_IN_FLIGHT = 32
 const KNOWN_COLUMNS = "id, path, parent, kind, size, mtime_s, mtime_ns, inode, mode, hash, hash_state, link_target, disk_path, tombstone"
 
+const knownFromValues = (v: ReadonlyArray<unknown>): Known => ({
+  id: v[0] as number,
+  path: v[1] as string,
+  parent: v[2] as string,
+  kind: v[3] as number,
+  size: v[4] as number,
+  mtime_s: v[5] as number,
+  mtime_ns: v[6] as number,
+  inode: v[7] as number | null,
+  mode: v[8] as number | null,
+  hash: v[9] as string | null,
+  hash_state: v[10] as string,
+  link_target: v[11] as string | null,
+  disk_path: v[12] as string | null,
+  tombstone: v[13] as number
+})
+
 const join = (dir: string, name: string) => (dir === "" ? name : `${dir}/${name}`)
 const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
   const out: Array<ReadonlyArray<A>> = []
@@ -148,9 +168,11 @@ const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A
 }
 
 const statItem = (abs: string, path: string, parent: string, diskRel: string): DiskItem | NodeJS.ErrnoException => {
-  let st: Fs.BigIntStats
+  // A number stat: the walk of an unchanged tree allocates no BigInts. Exact nanoseconds are
+  // read only for what gets written (see `exactTimes`).
+  let st: Fs.Stats
   try {
-    st = Fs.lstatSync(abs, { bigint: true })
+    st = Fs.lstatSync(abs)
   } catch (e) {
     return e as NodeJS.ErrnoException
   }
@@ -169,17 +191,42 @@ const statItem = (abs: string, path: string, parent: string, diskRel: string): D
     parent,
     diskRel,
     kind: kind as 0 | 1 | 2,
-    size: kind === 1 ? 0 : Number(st.size),
-    mtimeS: Number(st.mtimeNs / 1_000_000_000n),
-    mtimeNs: Number(st.mtimeNs % 1_000_000_000n),
-    ino: Number(st.ino),
-    mode: Number(st.mode & 0o7777n),
+    size: kind === 1 ? 0 : st.size,
+    mtimeMs: st.mtimeMs,
+    mtimeS: undefined,
+    mtimeNs: undefined,
+    ino: st.ino,
+    mode: st.mode & 0o7777,
     linkTarget
   }
 }
 
-const sameContentStat = (row: Known, item: DiskItem) =>
-  row.size === item.size && row.mtime_s === item.mtimeS && row.mtime_ns === item.mtimeNs && row.inode === item.ino
+/** Node's own formula for `Stats.mtimeMs` from (sec, nsec): equal inputs give equal doubles. */
+const msOf = (seconds: number, nanoseconds: number) => seconds * 1000 + nanoseconds / 1_000_000
+
+/** Fills in the exact modification time of an item about to be written. */
+const exactTimes = (abs: string, item: DiskItem): void => {
+  if (item.mtimeS !== undefined) return
+  try {
+    const ns = Fs.lstatSync(abs, { bigint: true }).mtimeNs
+    const seconds = Number(ns / 1_000_000_000n)
+    const nanoseconds = Number(ns % 1_000_000_000n)
+    // Changed since the walk: keep the walk's view; the next scan sees the change.
+    if (msOf(seconds, nanoseconds) === item.mtimeMs) {
+      item.mtimeS = seconds
+      item.mtimeNs = nanoseconds
+      return
+    }
+  } catch {
+    // gone since the walk: fall through to the walk's value
+  }
+  item.mtimeS = Math.floor(item.mtimeMs / 1000)
+  item.mtimeNs = Math.round((item.mtimeMs - item.mtimeS * 1000) * 1_000_000)
+}
+
+const sameTime = (row: Known, item: DiskItem) => msOf(row.mtime_s, row.mtime_ns) === item.mtimeMs
+
+const sameContentStat = (row: Known, item: DiskItem) => row.size === item.size && sameTime(row, item) && row.inode === item.ino
 
 /** Builds the indexer. */
 export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | LibraryDatabase | Locations | Hasher> = Effect.gen(function* () {
@@ -258,7 +305,9 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
       writes.length === 0 ? Effect.void : lib(sql.withTransaction(Effect.gen(function* () {
         let seq = yield* useSequences(writes.length)
         for (const part of chunks(writes, ROWS_PER_INSERT)) {
-          const rows = part.map((w) => ({
+          const rows = part.map((w) => {
+            exactTimes(Path.join(root, w.item.diskRel), w.item)
+            return {
             location_id: location.rowId,
             path: w.item.path,
             parent: w.item.parent,
@@ -275,7 +324,8 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
             seq: seq++,
             tombstone: 0,
             moved_from: w.movedFrom
-          }))
+          }
+          })
           yield* sql`INSERT INTO entries ${sql.insert(rows)}
             ON CONFLICT (location_id, path) DO UPDATE SET
               parent = excluded.parent, disk_path = excluded.disk_path, kind = excluded.kind,
@@ -342,6 +392,7 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
             item.size = result.size
             item.mtimeS = result.mtimeS
             item.mtimeNs = result.mtimeNs
+            item.mtimeMs = msOf(result.mtimeS, result.mtimeNs)
             item.ino = result.ino
             item.mode = result.mode & 0o7777
             writes.push({ item, hash: result.hash, hashState: "ok", movedFrom: null })
@@ -462,10 +513,14 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
       if (batch.length === 0) continue
 
       const parents = batch.map((b) => b.dir.path)
-      const knownRows = yield* lib(sql<Known>`SELECT ${sql.literal(KNOWN_COLUMNS)} FROM entries
-        WHERE location_id = ${location.rowId} AND ${sql.in("parent", parents)}`)
+      // Rows as arrays: the driver builds plain arrays far faster than keyed objects.
+      const knownRows = yield* lib(sql`SELECT ${sql.literal(KNOWN_COLUMNS)} FROM entries
+        WHERE location_id = ${location.rowId} AND ${sql.in("parent", parents)}`.values)
       const known = new Map<string, Known>()
-      for (const row of knownRows) known.set(row.path, row)
+      for (const values of knownRows) {
+        const row = knownFromValues(values)
+        known.set(row.path, row)
+      }
 
       const fresh: Array<DiskItem> = []
       for (const { dir, items } of batch) {
@@ -489,10 +544,10 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
             }
           } else if (item.kind === 1) {
             if (row.inode !== item.ino) walk = true
-            if (!(row.mtime_s === item.mtimeS && row.mtime_ns === item.mtimeNs && row.inode === item.ino && row.mode === item.mode)) {
+            if (!(sameTime(row, item) && row.inode === item.ino && row.mode === item.mode)) {
               metadataOnly.push({ item, hash: null, hashState: "ok", movedFrom: null })
             }
-          } else if (row.link_target !== item.linkTarget || !(row.mtime_s === item.mtimeS && row.mtime_ns === item.mtimeNs)) {
+          } else if (row.link_target !== item.linkTarget || !sameTime(row, item)) {
             metadataOnly.push({ item, hash: hasher.hashBytes(Buffer.from(item.linkTarget ?? "")), hashState: "ok", movedFrom: null })
           }
           if (item.kind === 1 && walk) stack.push({ path: item.path, diskRel: item.diskRel, rules: dir.rules })
@@ -555,7 +610,7 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
       const candidates = byInode.get(item.ino) ?? []
       const match = candidates.find((row) =>
         !movedRowIds.has(row.id) && row.kind === item.kind &&
-        (item.kind !== 0 || (row.hash !== null && row.size === item.size && row.mtime_s === item.mtimeS && row.mtime_ns === item.mtimeNs)) &&
+        (item.kind !== 0 || (row.hash !== null && row.size === item.size && sameTime(row, item))) &&
         (item.kind !== 2 || row.link_target === item.linkTarget)
       )
       if (match !== undefined) {
