@@ -26,7 +26,7 @@ const add = Command.make("add", {
   ),
   mode: Options.choice("mode", ["standard", "sync-complete"]).pipe(
     Options.withDescription(
-      "standard: skip system, temporary and development files and what .gitignore/.conduitignore exclude; sync-complete: index everything"
+      "standard: skip system, temporary and development files and what .gitignore/.conduitignore exclude; sync-complete: index everything but the --ignore patterns"
     ),
     Options.withDefault("standard")
   ),
@@ -47,9 +47,6 @@ const add = Command.make("add", {
       ignorePatterns: args.ignore
     })
     if (!args.json) yield* Output.line(`added location ${Format.location(location)}`)
-    if (location.indexingMode === "SyncComplete" && args.ignore.length > 0) {
-      yield* Output.note("note: --ignore patterns are kept but have no effect in sync-complete mode, which indexes everything")
-    }
     let summary: Indexer.ScanSummary | null = null
     if (!args.noIndex) {
       const target = { location, path: RelPath.root }
