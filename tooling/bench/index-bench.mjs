@@ -285,6 +285,13 @@ const haveB3sum = spawnSync("b3sum", ["--version"]).status === 0
 const b3sumArgv = (dir) => ["bash", "-c", 'find "$1" -type f -print0 | xargs -0 b3sum > /dev/null', "b3sum-walk", dir]
 const findArgv = (dir) => ["find", dir, "-printf", "%s %T@ %i %p\\n"]
 
+/**
+ * Reads every file of a tree once (untimed), so that the timed runs on a pristine tree start
+ * from a warm page cache like the many-small copy does (a VM may reclaim cold page cache on its
+ * own, e.g. DAMON-based reclaim, even with plenty of free memory).
+ */
+const warm = (dir) => untimed(["bash", "-c", 'find "$1" -type f -print0 | xargs -0 cat > /dev/null', "warm", dir])
+
 const freshHome = (label, rep) => {
   const h = Path.join(workDir, `home-${label}-${rep}`)
   rmrf(h)
@@ -336,6 +343,7 @@ const runManySmall = (tree, rep) => {
 const runLarge = (tree, rep) => {
   const wl = "large"
   const home = freshHome(wl, rep)
+  warm(tree.dir)
   indexRun(wl, "first index", rep, tree.dir, home, tree.files, firstIndexCheck(tree.files))
   indexRun(wl, "no-op rescan", rep, tree.dir, home, tree.files, noopCheck)
   reference(wl, "ref: find stat walk", rep, findArgv(tree.dir))
@@ -346,6 +354,7 @@ const runLarge = (tree, rep) => {
 const run100k = (tree, rep) => {
   const wl = "100k"
   const home = freshHome(wl, rep)
+  warm(tree.dir)
   indexRun(wl, "first index", rep, tree.dir, home, tree.files, firstIndexCheck(tree.files))
   indexRun(wl, "no-op rescan", rep, tree.dir, home, tree.files, noopCheck)
   if (!opts.keep) rmrf(home)

@@ -1,0 +1,12 @@
+/**
+ * @conduit/resolver — sync modes as strategies, the plan type, the planner and plan guards.
+ * Pure: it takes path states and returns plans; reading them from the index is the caller's.
+ *
+ * @since 0.1.0
+ */
+export * as Fingerprint from "./Fingerprint.js"
+export * as ModeRegistry from "./ModeRegistry.js"
+export * as Modes from "./Modes.js"
+export * as Plan from "./Plan.js"
+export * as Planner from "./Planner.js"
+export * as SyncModeStrategy from "./SyncModeStrategy.js"
