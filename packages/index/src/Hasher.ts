@@ -126,6 +126,9 @@ export const make = (options: HasherOptions = {}): Effect.Effect<Hasher["Type"],
         const worker = new Worker(hashWorkerSource, {
           eval: true,
           execArgv: [],
+          // A worker holds one 1 MiB buffer and a batch of paths: keep its heap small, since
+          // every worker's heap counts in the process's memory.
+          resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 48 },
           workerData: { blake3Path: blake3Path(), attempts: options.attempts ?? 3 }
         })
         worker.unref()

@@ -134,13 +134,13 @@ interface PendingHash {
   readonly ticket: HashTicket
 }
 
-const DIRS_PER_BATCH = 256
-const ENTRIES_PER_BATCH = 4000
+const DIRS_PER_BATCH = 128
+const ENTRIES_PER_BATCH = 1500
 const HASH_BATCH_FILES = 64
 const HASH_BATCH_BYTES = 4 << 20
 const ROWS_PER_INSERT = 500
-const WRITE_BATCH = 4000
-const MAX_BATCHES_IN_FLIGHT = 32
+const WRITE_BATCH = 1500
+const MAX_BATCHES_IN_FLIGHT = 16
 const KNOWN_COLUMNS = "id, path, parent, kind, size, mtime_s, mtime_ns, inode, mode, hash, hash_state, link_target, disk_path, tombstone"
 
 const knownFromValues = (v: ReadonlyArray<unknown>): Known => ({

@@ -124,8 +124,8 @@ export const layer = (
       yield* sql`PRAGMA busy_timeout = 5000`
       yield* sql`PRAGMA synchronous = NORMAL`
       yield* sql`PRAGMA foreign_keys = ON`
-      // Index maintenance of large scans stays in memory (32 MiB at most).
-      yield* sql`PRAGMA cache_size = -32768`
+      // Index maintenance of large scans stays in memory (8 MiB at most).
+      yield* sql`PRAGMA cache_size = -8192`
       // Reading the schema is the first real page access: a damaged file fails here.
       yield* sql`SELECT count(*) FROM sqlite_master`
       yield* Migrator.make({})({
