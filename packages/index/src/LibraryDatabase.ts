@@ -20,6 +20,12 @@ import * as Path from "node:path"
 import { migrations } from "./internal/migrations.js"
 import { orLibraryError, toLibraryError } from "./internal/sqlError.js"
 
+/**
+ * Classifies a driver error (SqlError or anything thrown) as a LibraryError: `Corrupt`,
+ * `Busy` or `Storage`. For packages that run their own queries on the library.
+ */
+export { toLibraryError }
+
 /** Where the library lives and what this device is called when it is first created. */
 export interface LibraryOptions {
   /** The Conduit home directory; created (0700) if missing. */

@@ -29,9 +29,18 @@ export const sameContent = (a: Fingerprint | null, b: Fingerprint | null): boole
   return a.hash !== null && a.hash === b.hash && a.size === b.size
 }
 
+/**
+ * Modification times closer than this are equal: Node sets times as a double of seconds, which
+ * lands within ~0.24 µs of the nanosecond asked for.
+ */
+export const mtimeToleranceNs = 1000n
+
+/** Whether two modification times are equal within `mtimeToleranceNs`. */
+export const sameMtime = (a: bigint, b: bigint): boolean => (a > b ? a - b : b - a) < mtimeToleranceNs
+
 /** Same modification time and permission bits (a missing mode matches any). */
 export const sameAttributes = (a: Fingerprint, b: Fingerprint): boolean =>
-  a.mtimeNs === b.mtimeNs && (a.mode === null || b.mode === null || a.mode === b.mode)
+  sameMtime(a.mtimeNs, b.mtimeNs) && (a.mode === null || b.mode === null || a.mode === b.mode)
 
 /** Content and attributes both equal: nothing to do between these two. */
 export const same = (a: Fingerprint | null, b: Fingerprint | null): boolean =>

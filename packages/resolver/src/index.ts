@@ -1,10 +1,11 @@
 /**
  * @conduit/resolver — sync modes as strategies, the plan type, the planner and plan guards.
- * Pure: it takes path states and returns plans; reading them from the index is the caller's.
+ * The planning is pure; `IndexDiff` reads the path states that differ from the index.
  *
  * @since 0.1.0
  */
 export * as Fingerprint from "./Fingerprint.js"
+export * as IndexDiff from "./IndexDiff.js"
 export * as ModeRegistry from "./ModeRegistry.js"
 export * as Modes from "./Modes.js"
 export * as Plan from "./Plan.js"
