@@ -64,8 +64,11 @@ export const devPatterns: ReadonlyArray<string> = [
   ".next/"
 ]
 
-/** Conduit's own in-flight files: never indexed, whatever the mode. */
-export const internalPatterns: ReadonlyArray<string> = [".conduit-tmp-*"]
+/**
+ * Conduit's own files, never indexed whatever the mode: in-flight copies (`.conduit-tmp-*`)
+ * and the per-location store of previous versions (`.conduit/` at the location root).
+ */
+export const internalPatterns: ReadonlyArray<string> = [".conduit-tmp-*", "/.conduit/"]
 
 /** The per-directory rule files, in gitignore syntax. */
 export const ruleFileNames: ReadonlyArray<string> = [".gitignore", ".conduitignore"]

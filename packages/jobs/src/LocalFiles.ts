@@ -1,0 +1,221 @@
+/**
+ * The local file operations a sync plan runs, each safe on its own:
+ *
+ * - a copy goes to a temporary file beside the destination (kernel copy: reflink where the file
+ *   system has it, else copy_file_range), is re-read and its BLAKE3 compared with what the plan
+ *   expects, gets its mode and mtime, is fsynced, and only then renamed over the destination
+ *   (whose bytes were kept as a version first); the directory is fsynced after the rename;
+ * - a removal, a replacement of a directory or symlink, and the target of a move keep what was
+ *   there in the version store;
+ * - on any failure the temporary file is removed and the destination is as it was.
+ *
+ * Temporary files are named `.conduit-tmp-*`, which the index never indexes.
+ *
+ * @since 0.1.0
+ */
+import type { RelPath } from "@conduit/domain"
+import { Hasher } from "@conduit/index"
+import { Effect } from "effect"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { FileOpError, fromErrno } from "./FileOpError.js"
+import * as VersionStore from "./VersionStore.js"
+
+/** A file to write at `root/path` with the bytes of `from`. */
+export interface CopyRequest {
+  /** Where the bytes are read: the source, or any local file with the same content. */
+  readonly from: string
+  /** The destination location's root (the version store lives there). */
+  readonly root: string
+  readonly path: RelPath.RelPath
+  /** The BLAKE3 the plan expects; the copy is refused unless the written bytes have it. */
+  readonly hash: string
+  readonly size: number
+  readonly mtimeNs: bigint
+  readonly mode: number | null
+}
+
+/** What a copy did. */
+export interface CopyResult {
+  readonly bytes: number
+  /** The previous file at the destination, now a version. */
+  readonly kept: VersionStore.Version | null
+}
+
+const tempName = (name: string) => `.conduit-tmp-${Crypto.randomBytes(4).toString("hex")}-${name.slice(0, 180)}`
+
+const fsyncDirectory = (dir: string) => {
+  const fd = Fs.openSync(dir, "r")
+  try {
+    Fs.fsyncSync(fd)
+  } finally {
+    Fs.closeSync(fd)
+  }
+}
+
+/** Seconds as a double: what `futimes` takes (it lands within ~0.24 µs of the nanoseconds). */
+const seconds = (ns: bigint) => Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9
+
+const removeQuietly = (path: string) => {
+  try {
+    Fs.rmSync(path, { force: true })
+  } catch {
+    // best effort: the name is never indexed, and the next run's cleanup finds it
+  }
+}
+
+/** Copies a file to its destination, verified; see the module comment for the steps. */
+export const copyVerified = (request: CopyRequest): Effect.Effect<CopyResult, FileOpError, Hasher.Hasher> =>
+  Effect.gen(function* () {
+    const hasher = yield* Hasher.Hasher
+    const destination = Path.join(request.root, request.path)
+    const dir = Path.dirname(destination)
+    const source = yield* Effect.try({
+      try: () => Fs.statSync(request.from),
+      catch: (cause) =>
+        (cause as NodeJS.ErrnoException).code === "ENOENT"
+          ? new FileOpError({ reason: "SourceMissing", path: request.from })
+          : fromErrno(request.from, cause)
+    })
+    if (source.size !== request.size) return yield* new FileOpError({ reason: "SourceChanged", path: request.from })
+    const temp = Path.join(dir, tempName(Path.basename(destination)))
+
+    const written = Effect.gen(function* () {
+      yield* Effect.try({
+        try: () => {
+          Fs.mkdirSync(dir, { recursive: true })
+          Fs.copyFileSync(request.from, temp, Fs.constants.COPYFILE_FICLONE)
+        },
+        catch: (cause) => fromErrno(destination, cause)
+      })
+      const [result] = yield* hasher.hashFiles([{ path: temp, size: request.size }]).pipe(
+        Effect.mapError((cause) => new FileOpError({ reason: "Io", path: destination, cause }))
+      )
+      if (result === undefined || result.state !== "ok" || result.hash !== request.hash || result.size !== request.size) {
+        // The bytes read are not the planned ones: the source changed after it was indexed.
+        return yield* new FileOpError({ reason: "SourceChanged", path: request.from })
+      }
+      yield* Effect.try({
+        try: () => {
+          const fd = Fs.openSync(temp, "r+")
+          try {
+            if (request.mode !== null) Fs.fchmodSync(fd, request.mode)
+            Fs.futimesSync(fd, Date.now() / 1000, seconds(request.mtimeNs))
+            Fs.fsyncSync(fd)
+          } finally {
+            Fs.closeSync(fd)
+          }
+        },
+        catch: (cause) => fromErrno(destination, cause)
+      })
+    })
+    yield* Effect.onError(written, () => Effect.sync(() => removeQuietly(temp)))
+
+    // Keep what is there: a file is hard-linked into the versions (the path never disappears),
+    // a directory or symlink is moved there (a rename cannot replace a directory).
+    const existing = lstatOrNull(destination)
+    const replaced = Effect.gen(function* () {
+      const kept = existing === null
+        ? null
+        : existing.isFile()
+        ? yield* VersionStore.snapshot(request.root, request.path)
+        : yield* VersionStore.keep(request.root, request.path)
+      yield* Effect.try({
+        try: () => {
+          Fs.renameSync(temp, destination)
+          fsyncDirectory(dir)
+        },
+        catch: (cause) => fromErrno(destination, cause)
+      })
+      return { bytes: request.size, kept }
+    })
+    return yield* Effect.onError(replaced, () => Effect.sync(() => removeQuietly(temp)))
+  })
+
+/** Creates (or keeps) a directory with the given mode and mtime; a file or symlink in the way is kept as a version. */
+export const ensureDirectory = (root: string, path: RelPath.RelPath, mtimeNs: bigint | null, mode: number | null) =>
+  Effect.gen(function* () {
+    const absolute = Path.join(root, path)
+    const existing = lstatOrNull(absolute)
+    if (existing !== null && !existing.isDirectory()) yield* VersionStore.keep(root, path)
+    yield* Effect.try({
+      try: () => {
+        Fs.mkdirSync(absolute, { recursive: true })
+        if (mode !== null) Fs.chmodSync(absolute, mode)
+        if (mtimeNs !== null) Fs.utimesSync(absolute, Date.now() / 1000, seconds(mtimeNs))
+      },
+      catch: (cause) => fromErrno(absolute, cause)
+    })
+  })
+
+/** Creates a symlink (its target text verbatim, never followed); what is there is kept as a version. */
+export const writeSymlink = (root: string, path: RelPath.RelPath, linkTarget: string, mtimeNs: bigint | null) =>
+  Effect.gen(function* () {
+    const absolute = Path.join(root, path)
+    const temp = Path.join(Path.dirname(absolute), tempName(Path.basename(absolute)))
+    yield* Effect.try({
+      try: () => {
+        Fs.mkdirSync(Path.dirname(absolute), { recursive: true })
+        Fs.symlinkSync(linkTarget, temp)
+        if (mtimeNs !== null) Fs.lutimesSync(temp, Date.now() / 1000, seconds(mtimeNs))
+      },
+      catch: (cause) => {
+        removeQuietly(temp)
+        return fromErrno(absolute, cause)
+      }
+    })
+    const existing = lstatOrNull(absolute)
+    if (existing !== null) yield* VersionStore.keep(root, path)
+    yield* Effect.try({
+      try: () => Fs.renameSync(temp, absolute),
+      catch: (cause) => {
+        removeQuietly(temp)
+        return fromErrno(absolute, cause)
+      }
+    })
+  })
+
+/** Sets mode and mtime of an existing path (the content is already right). */
+export const setAttributes = (root: string, path: RelPath.RelPath, mtimeNs: bigint, mode: number | null) =>
+  Effect.try({
+    try: () => {
+      const absolute = Path.join(root, path)
+      const stat = Fs.lstatSync(absolute)
+      if (stat.isSymbolicLink()) {
+        Fs.lutimesSync(absolute, Date.now() / 1000, seconds(mtimeNs))
+        return
+      }
+      if (mode !== null) Fs.chmodSync(absolute, mode)
+      Fs.utimesSync(absolute, Date.now() / 1000, seconds(mtimeNs))
+    },
+    catch: (cause) => fromErrno(Path.join(root, path), cause)
+  })
+
+/** Removes a path (a whole directory too) by moving it into the version store. */
+export const remove = (root: string, path: RelPath.RelPath) => VersionStore.keep(root, path)
+
+/** Renames `from` to `to` inside one location; what is at `to` is kept as a version. */
+export const move = (root: string, from: RelPath.RelPath, to: RelPath.RelPath) =>
+  Effect.gen(function* () {
+    const source = Path.join(root, from)
+    if (lstatOrNull(source) === null) return yield* new FileOpError({ reason: "SourceMissing", path: source })
+    const destination = Path.join(root, to)
+    if (lstatOrNull(destination) !== null) yield* VersionStore.keep(root, to)
+    yield* Effect.try({
+      try: () => {
+        Fs.mkdirSync(Path.dirname(destination), { recursive: true })
+        Fs.renameSync(source, destination)
+        fsyncDirectory(Path.dirname(destination))
+      },
+      catch: (cause) => fromErrno(destination, cause)
+    })
+  })
+
+const lstatOrNull = (path: string): Fs.Stats | null => {
+  try {
+    return Fs.lstatSync(path)
+  } catch {
+    return null
+  }
+}

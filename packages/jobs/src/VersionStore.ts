@@ -1,0 +1,110 @@
+/**
+ * Previous versions: everything a sync overwrites or deletes is kept here first, on the same
+ * file system as the file (so keeping it is a rename or a hard link, never a copy), in
+ * `<location root>/.conduit/versions/<path>~<UTC time>` — the index never indexes `.conduit/`.
+ *
+ * @since 0.1.0
+ */
+import type { RelPath } from "@conduit/domain"
+import { Effect } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { fromErrno, type FileOpError } from "./FileOpError.js"
+
+/** The directory of a location's versions. */
+export const directory = (locationRoot: string): string => Path.join(locationRoot, ".conduit", "versions")
+
+/** A kept version. */
+export interface Version {
+  /** The path it had, relative to the location root. */
+  readonly path: string
+  /** Where its bytes are now (absolute). */
+  readonly file: string
+  /** When it was kept. */
+  readonly keptAt: Date
+}
+
+const stamp = (date: Date) => date.toISOString().replace(/[-:]/g, "").replace("T", "-").replace(".", "-").replace("Z", "")
+
+const parseStamp = (text: string): Date | null => {
+  const m = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-(\d{3})(?:-\d+)?$/.exec(text)
+  return m === null ? null : new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!))
+}
+
+/** A fresh version name for `rel` (a counter keeps two versions of one millisecond apart). */
+const target = (locationRoot: string, rel: string, now: Date): string => {
+  const base = Path.join(directory(locationRoot), `${rel}~${stamp(now)}`)
+  let candidate = base
+  for (let n = 1; Fs.existsSync(candidate); n++) candidate = `${base}-${n}`
+  return candidate
+}
+
+/**
+ * Moves the file, symlink or whole directory at `rel` into the versions (a rename). Nothing to
+ * keep is not an error: returns null.
+ */
+export const keep = (locationRoot: string, rel: RelPath.RelPath | string, now = new Date()): Effect.Effect<Version | null, FileOpError> =>
+  Effect.try({
+    try: () => {
+      const from = Path.join(locationRoot, rel)
+      if (!Fs.existsSync(from) && !isLink(from)) return null
+      const to = target(locationRoot, rel, now)
+      Fs.mkdirSync(Path.dirname(to), { recursive: true })
+      Fs.renameSync(from, to)
+      return { path: rel, file: to, keptAt: now }
+    },
+    catch: (cause) => fromErrno(Path.join(locationRoot, rel), cause)
+  })
+
+/**
+ * Keeps a copy of the file at `rel` while leaving it in place: a hard link (no bytes copied),
+ * or a copy where the file system cannot link. Used just before an atomic replacement, so the
+ * path never stops existing.
+ */
+export const snapshot = (locationRoot: string, rel: RelPath.RelPath | string, now = new Date()): Effect.Effect<Version | null, FileOpError> =>
+  Effect.try({
+    try: () => {
+      const from = Path.join(locationRoot, rel)
+      if (!Fs.existsSync(from)) return null
+      const to = target(locationRoot, rel, now)
+      Fs.mkdirSync(Path.dirname(to), { recursive: true })
+      try {
+        Fs.linkSync(from, to)
+      } catch {
+        Fs.copyFileSync(from, to, Fs.constants.COPYFILE_FICLONE)
+      }
+      return { path: rel, file: to, keptAt: now }
+    },
+    catch: (cause) => fromErrno(Path.join(locationRoot, rel), cause)
+  })
+
+/** The kept versions of `rel` (a file path relative to the location root), newest first. */
+export const list = (locationRoot: string, rel: string): Effect.Effect<ReadonlyArray<Version>, FileOpError> =>
+  Effect.try({
+    try: () => {
+      const dir = Path.join(directory(locationRoot), Path.dirname(rel))
+      const name = Path.basename(rel)
+      let names: Array<string>
+      try {
+        names = Fs.readdirSync(dir)
+      } catch {
+        return []
+      }
+      const versions: Array<Version> = []
+      for (const candidate of names) {
+        if (!candidate.startsWith(`${name}~`)) continue
+        const keptAt = parseStamp(candidate.slice(name.length + 1))
+        if (keptAt !== null) versions.push({ path: rel, file: Path.join(dir, candidate), keptAt })
+      }
+      return versions.sort((a, b) => b.keptAt.getTime() - a.keptAt.getTime() || (a.file < b.file ? 1 : -1))
+    },
+    catch: (cause) => fromErrno(rel, cause)
+  })
+
+const isLink = (path: string) => {
+  try {
+    return Fs.lstatSync(path).isSymbolicLink()
+  } catch {
+    return false
+  }
+}

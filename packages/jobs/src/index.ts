@@ -1,0 +1,8 @@
+/**
+ * @conduit/jobs — the file operations sync jobs run: verified copies and the version store.
+ *
+ * @since 0.1.0
+ */
+export * as FileOpError from "./FileOpError.js"
+export * as LocalFiles from "./LocalFiles.js"
+export * as VersionStore from "./VersionStore.js"
