@@ -1,0 +1,222 @@
+/**
+ * Runs a plan between two endpoints on this device with the jobs' file operations, in the order
+ * that keeps every step safe:
+ *
+ * 1. directories the plan creates (parents first), then symlinks and files — files copied
+ *    several at a time, each verified before it becomes visible;
+ * 2. moves (renames on one side);
+ * 3. attributes of files;
+ * 4. deletes, deepest first, each kept as a version; an archive delete of a source file runs only
+ *    after the target's bytes were re-read and their BLAKE3 matched;
+ * 5. directory modification times, deepest first (writing children changed them).
+ *
+ * An operation that fails is recorded and skipped; the others go on. What failed stays as it
+ * was on disk, so the next resolve plans it again.
+ *
+ * @since 0.1.0
+ */
+import type { RelPath } from "@conduit/domain"
+import { Hasher } from "@conduit/index"
+import { FileOpError, LocalFiles } from "@conduit/jobs"
+import type { Plan } from "@conduit/resolver"
+import { Effect, Ref } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+
+/** One side of the run: a location root and the endpoint directory inside it. */
+export interface Endpoint {
+  readonly root: string
+  readonly dir: RelPath.RelPath
+}
+
+/** An operation that did not happen, and why. */
+export interface Skipped {
+  readonly operation: Plan.Operation
+  readonly error: FileOpError.FileOpError
+}
+
+/** What a run did. */
+export interface RunReport {
+  readonly copied: number
+  readonly moved: number
+  readonly deleted: number
+  readonly attributes: number
+  readonly bytes: number
+  readonly skipped: ReadonlyArray<Skipped>
+}
+
+/** Run settings. */
+export interface RunOptions {
+  /** File copies at once (the conduit's `parallel_transfers`); default 4. */
+  readonly parallel?: number
+  /** Called after each operation. */
+  readonly onProgress?: (done: number, total: number, bytes: number) => void
+}
+
+const locationPath = (endpoint: Endpoint, path: RelPath.RelPath): RelPath.RelPath =>
+  (endpoint.dir === "" ? path : path === "" ? endpoint.dir : `${endpoint.dir}/${path}`) as RelPath.RelPath
+
+const depth = (path: string) => (path === "" ? 0 : path.split("/").length)
+
+/** Runs `plan` between `endpoints`. Never fails: failures are in the report. */
+export const run = (
+  plan: Plan.Plan,
+  endpoints: { readonly source: Endpoint; readonly target: Endpoint },
+  options: RunOptions = {}
+): Effect.Effect<RunReport, never, Hasher.Hasher> =>
+  Effect.gen(function* () {
+    const skipped: Array<Skipped> = []
+    const counts = yield* Ref.make({ copied: 0, moved: 0, deleted: 0, attributes: 0, bytes: 0, done: 0 })
+    const total = plan.operations.length
+    const side = (s: Plan.Side) => endpoints[s]
+    const tally = (key: "copied" | "moved" | "deleted" | "attributes", bytes = 0) =>
+      Ref.updateAndGet(counts, (c) => ({ ...c, [key]: c[key] + 1, bytes: c.bytes + bytes, done: c.done + 1 })).pipe(
+        Effect.tap((c) => Effect.sync(() => options.onProgress?.(c.done, total, c.bytes)))
+      )
+    const attempt = (operation: Plan.Operation, effect: Effect.Effect<void, FileOpError.FileOpError, Hasher.Hasher>) =>
+      Effect.catchAll(effect, (error) => Effect.sync(() => void skipped.push({ operation, error })))
+
+    // Writing into a directory changes its mtime. Directories the plan sets a time for get that
+    // time at the end; any other directory written into gets its own time back (it was equal
+    // on both sides, or the plan would have said otherwise).
+    const touched = new Map<string, bigint | null>()
+    const touch = (endpoint: Endpoint, path: RelPath.RelPath) =>
+      Effect.sync(() => {
+        const dir = Path.dirname(Path.join(endpoint.root, locationPath(endpoint, path)))
+        if (touched.has(dir)) return
+        try {
+          touched.set(dir, Fs.lstatSync(dir, { bigint: true }).mtimeNs)
+        } catch {
+          touched.set(dir, null)
+        }
+      })
+    for (const op of plan.operations) {
+      if (op._tag === "Copy") yield* touch(side(op.to), op.path)
+      else if (op._tag === "Delete") yield* touch(side(op.side), op.path)
+      else if (op._tag === "Move") {
+        yield* touch(side(op.side), op.from)
+        yield* touch(side(op.side), op.to)
+      }
+    }
+
+    const copies = plan.operations.filter((op): op is Plan.Copy => op._tag === "Copy")
+    const directoryTimes: Array<{ readonly endpoint: Endpoint; readonly path: RelPath.RelPath; readonly mtimeNs: bigint }> = []
+
+    // 1. Directories, parents first; their times are set at the end.
+    for (const op of copies.filter((c) => c.entry.kind === 1).sort((a, b) => depth(a.path) - depth(b.path))) {
+      const to = side(op.to)
+      yield* attempt(op, Effect.zipRight(
+        LocalFiles.ensureDirectory(to.root, locationPath(to, op.path), null, op.entry.mode),
+        tally("copied")
+      ))
+      directoryTimes.push({ endpoint: to, path: op.path, mtimeNs: op.entry.mtimeNs })
+    }
+    // Symlinks, then files, several at a time.
+    for (const op of copies.filter((c) => c.entry.kind === 2)) {
+      const to = side(op.to)
+      yield* attempt(op, Effect.zipRight(
+        LocalFiles.writeSymlink(to.root, locationPath(to, op.path), op.entry.linkTarget ?? "", op.entry.mtimeNs),
+        tally("copied")
+      ))
+    }
+    yield* Effect.forEach(copies.filter((c) => c.entry.kind === 0), (op) => {
+      const from = side(op.from)
+      const to = side(op.to)
+      return attempt(op, LocalFiles.copyVerified({
+        from: Path.join(from.root, locationPath(from, op.path)),
+        root: to.root,
+        path: locationPath(to, op.path),
+        hash: op.entry.hash ?? "",
+        size: op.entry.size,
+        mtimeNs: op.entry.mtimeNs,
+        mode: op.entry.mode
+      }).pipe(Effect.flatMap((r) => tally("copied", r.bytes))))
+    }, { concurrency: options.parallel ?? 4, discard: true })
+
+    // 2. Moves.
+    for (const op of plan.operations) {
+      if (op._tag !== "Move") continue
+      const at = side(op.side)
+      yield* attempt(op, LocalFiles.move(at.root, locationPath(at, op.from), locationPath(at, op.to)).pipe(
+        Effect.zipRight(LocalFiles.setAttributes(at.root, locationPath(at, op.to), op.entry.mtimeNs, op.entry.mode)),
+        Effect.zipRight(tally("moved"))
+      ))
+    }
+
+    // 3. Attributes (directories' mtimes wait for step 5).
+    for (const op of plan.operations) {
+      if (op._tag !== "SetAttributes") continue
+      const at = side(op.side)
+      const absolute = Path.join(at.root, locationPath(at, op.path))
+      if (isDirectory(absolute)) directoryTimes.push({ endpoint: at, path: op.path, mtimeNs: op.mtimeNs })
+      yield* attempt(op, Effect.zipRight(
+        LocalFiles.setAttributes(at.root, locationPath(at, op.path), op.mtimeNs, op.mode),
+        tally("attributes")
+      ))
+    }
+
+    // 4. Deletes, deepest first.
+    const deletes = plan.operations
+      .filter((op): op is Plan.Delete => op._tag === "Delete")
+      .sort((a, b) => depth(b.path) - depth(a.path) || (a.path < b.path ? 1 : -1))
+    for (const op of deletes) {
+      const at = side(op.side)
+      const path = locationPath(at, op.path)
+      if (op.verifiedOn === null) {
+        yield* attempt(op, Effect.zipRight(Effect.asVoid(LocalFiles.remove(at.root, path)), tally("deleted")))
+        continue
+      }
+      // Archive: re-read the other side's copy; remove the source only if it verifies.
+      const copy = side(op.verifiedOn)
+      yield* attempt(op, verifiedRemoval(op, Path.join(copy.root, locationPath(copy, op.path)), Path.join(at.root, path)).pipe(
+        Effect.zipRight(tally("deleted"))
+      ))
+    }
+
+    // 5. Directory times, deepest first: the planned ones, else the time they had before.
+    const planned = new Map<string, bigint>()
+    for (const d of directoryTimes) planned.set(Path.join(d.endpoint.root, locationPath(d.endpoint, d.path)), d.mtimeNs)
+    const times = new Map<string, bigint>()
+    for (const [dir, mtimeNs] of touched) if (mtimeNs !== null) times.set(dir, mtimeNs)
+    for (const [dir, mtimeNs] of planned) times.set(dir, mtimeNs)
+    for (const [dir, mtimeNs] of [...times].sort((a, b) => b[0].split(Path.sep).length - a[0].split(Path.sep).length)) {
+      yield* Effect.ignore(LocalFiles.setAttributes(Path.dirname(dir), Path.basename(dir) as RelPath.RelPath, mtimeNs, null))
+    }
+
+    const c = yield* Ref.get(counts)
+    return { copied: c.copied, moved: c.moved, deleted: c.deleted, attributes: c.attributes, bytes: c.bytes, skipped }
+  })
+
+/** Removes `sourceFile` only if `copyFile` re-reads to the planned content. */
+const verifiedRemoval = (op: Plan.Delete, copyFile: string, sourceFile: string) =>
+  Effect.gen(function* () {
+    const hasher = yield* Hasher.Hasher
+    const notVerified = new FileOpError.FileOpError({ reason: "VerifyFailed", path: copyFile })
+    if (op.entry.kind === 2) {
+      let target: string | null = null
+      try {
+        target = Fs.readlinkSync(copyFile)
+      } catch {
+        target = null
+      }
+      if (target !== op.entry.linkTarget) return yield* notVerified
+    } else {
+      const results = yield* hasher.hashFiles([{ path: copyFile, size: op.entry.size }]).pipe(
+        Effect.orElseSucceed((): ReadonlyArray<Hasher.HashResult> => [])
+      )
+      const result = results[0]
+      if (result === undefined || result.state !== "ok" || result.hash !== op.entry.hash) return yield* notVerified
+    }
+    yield* Effect.try({
+      try: () => Fs.rmSync(sourceFile),
+      catch: (cause) => FileOpError.fromErrno(sourceFile, cause)
+    })
+  })
+
+const isDirectory = (path: string) => {
+  try {
+    return Fs.lstatSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
