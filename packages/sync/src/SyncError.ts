@@ -1,0 +1,23 @@
+/**
+ * Why a directory sync was refused or did not complete.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/** A sync that cannot run, or that ran but did not verify. */
+export class SyncError extends Schema.TaggedError<SyncError>()("SyncError", {
+  reason: Schema.Literal("SamePath", "Nested", "NotVerified"),
+  path: Schema.String
+}) {
+  override get message(): string {
+    switch (this.reason) {
+      case "SamePath":
+        return `source and target are the same directory ('${this.path}')`
+      case "Nested":
+        return `one of source and target is inside the other ('${this.path}'); a sync between them would copy into itself`
+      case "NotVerified":
+        return `after the run the index still shows differences under '${this.path}'; the generation is marked failed`
+    }
+  }
+}
