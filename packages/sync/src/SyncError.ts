@@ -7,7 +7,7 @@ import { Schema } from "effect"
 
 /** A sync that cannot run, or that ran but did not verify. */
 export class SyncError extends Schema.TaggedError<SyncError>()("SyncError", {
-  reason: Schema.Literal("SamePath", "Nested", "NotVerified"),
+  reason: Schema.Literal("SamePath", "Nested", "NotVerified", "NotFound", "Duplicate", "Disabled", "Busy"),
   path: Schema.String
 }) {
   override get message(): string {
@@ -18,6 +18,14 @@ export class SyncError extends Schema.TaggedError<SyncError>()("SyncError", {
         return `one of source and target is inside the other ('${this.path}'); a sync between them would copy into itself`
       case "NotVerified":
         return `after the run the index still shows differences under '${this.path}'; the generation is marked failed`
+      case "NotFound":
+        return `no conduit '${this.path}'`
+      case "Duplicate":
+        return `a conduit between these two directories already exists ('${this.path}')`
+      case "Disabled":
+        return `conduit '${this.path}' is disabled; enable it first`
+      case "Busy":
+        return `conduit '${this.path}' is already syncing`
     }
   }
 }

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+export * as Conduits from "./Conduits.js"
 export * as DirectorySync from "./DirectorySync.js"
 export * as LocalPlanRunner from "./LocalPlanRunner.js"
 export * as SyncError from "./SyncError.js"

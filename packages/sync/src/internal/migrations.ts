@@ -21,5 +21,65 @@ export const migrations = {
       link_target TEXT,
       PRIMARY KEY (pair, path)
     ) WITHOUT ROWID`
+  }),
+  "0002_conduits": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    // The seed's SyncConduit. An endpoint is a directory of a location (location + relative
+    // dir) rather than an entry id: a location root has no entry row, and a path survives the
+    // entry being re-created.
+    yield* sql`CREATE TABLE sync_conduits (
+      id INTEGER PRIMARY KEY,
+      uuid TEXT NOT NULL UNIQUE,
+      source_location_id INTEGER NOT NULL,
+      source_dir TEXT NOT NULL,
+      target_location_id INTEGER NOT NULL,
+      target_dir TEXT NOT NULL,
+      mode TEXT NOT NULL,
+      enabled INTEGER NOT NULL DEFAULT 1,
+      schedule TEXT NOT NULL DEFAULT 'manual',
+      use_index_rules INTEGER NOT NULL DEFAULT 1,
+      index_mode_override TEXT,
+      parallel_transfers INTEGER NOT NULL DEFAULT 4,
+      bandwidth_limit_mbps INTEGER,
+      conflict_strategy TEXT NOT NULL DEFAULT 'last-write-wins',
+      max_delete_ratio REAL NOT NULL DEFAULT 0.5,
+      last_sync_completed_at INTEGER,
+      sync_generation INTEGER NOT NULL DEFAULT 0,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      UNIQUE (source_location_id, source_dir, target_location_id, target_dir)
+    )`
+    // The seed's SyncGeneration, plus what the verification found.
+    yield* sql`CREATE TABLE sync_generations (
+      id INTEGER PRIMARY KEY,
+      conduit_id INTEGER NOT NULL REFERENCES sync_conduits(id) ON DELETE CASCADE,
+      generation INTEGER NOT NULL,
+      started_at INTEGER NOT NULL,
+      completed_at INTEGER,
+      status TEXT NOT NULL,
+      files_copied INTEGER NOT NULL DEFAULT 0,
+      files_deleted INTEGER NOT NULL DEFAULT 0,
+      files_moved INTEGER NOT NULL DEFAULT 0,
+      conflicts_resolved INTEGER NOT NULL DEFAULT 0,
+      bytes_transferred INTEGER NOT NULL DEFAULT 0,
+      errors TEXT NOT NULL DEFAULT '[]',
+      verification TEXT NOT NULL DEFAULT 'pending',
+      remaining INTEGER NOT NULL DEFAULT 0,
+      UNIQUE (conduit_id, generation)
+    )`
+    // Every conflict a mode decided: what collided, who won, where the loser's bytes went.
+    yield* sql`CREATE TABLE sync_conflicts (
+      id INTEGER PRIMARY KEY,
+      conduit_id INTEGER NOT NULL REFERENCES sync_conduits(id) ON DELETE CASCADE,
+      generation INTEGER NOT NULL,
+      path TEXT NOT NULL,
+      reason TEXT NOT NULL,
+      winner TEXT NOT NULL,
+      resolution TEXT NOT NULL,
+      source_hash TEXT,
+      target_hash TEXT,
+      created_at INTEGER NOT NULL
+    )`
+    yield* sql`CREATE INDEX sync_conflicts_by_conduit ON sync_conflicts (conduit_id, generation)`
   })
 }

@@ -1,0 +1,608 @@
+/**
+ * Conduits — the seed's `SyncConduit`: a persistent sync relationship between two directories
+ * of this device (peer endpoints come with library sync) — and their runs, each recorded as a
+ * `SyncGeneration` with its figures, errors, verification and conflicts.
+ *
+ * A run: index both endpoints (only what changed is hashed), read their differences from the
+ * index, plan with the conduit's mode, check the plan guards, run the plan (verified copies,
+ * versions for everything replaced or deleted), index again, and verify that a fresh resolve
+ * is empty. Two-way modes compare against the baseline of the last verified run and get a new
+ * one when this run verifies. One run per conduit at a time.
+ *
+ * @since 0.1.0
+ */
+import { Errors, RelPath } from "@conduit/domain"
+import { Hasher, Indexer, type IndexLive, IndexStore, LibraryDatabase, Locations } from "@conduit/index"
+import { type Fingerprint, IndexDiff, ModeRegistry, type Plan, Planner } from "@conduit/resolver"
+import { Migrator, SqlClient } from "@effect/sql"
+import { Chunk, Context, Effect, Either, Layer, Stream } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { migrations } from "./internal/migrations.js"
+import * as LocalPlanRunner from "./LocalPlanRunner.js"
+import { SyncError } from "./SyncError.js"
+
+/** A conduit's settings (the seed's configuration fields). */
+export interface ConduitSettings {
+  readonly mode: string
+  readonly enabled: boolean
+  /** `manual`, `instant`, or `interval:30s|5m|1h|1d` (the scheduler comes with the daemon). */
+  readonly schedule: string
+  readonly useIndexRules: boolean
+  readonly indexModeOverride: "Standard" | "SyncComplete" | null
+  readonly parallelTransfers: number
+  readonly bandwidthLimitMbps: number | null
+  readonly conflictStrategy: "last-write-wins"
+  /** The plan guard's largest share of a side a run may delete. */
+  readonly maxDeleteRatio: number
+}
+
+/** One side of a conduit. */
+export interface ConduitEndpoint {
+  readonly location: Locations.Location
+  readonly dir: RelPath.RelPath
+  /** The directory's absolute path. */
+  readonly path: string
+}
+
+/** A conduit as stored. */
+export interface Conduit extends ConduitSettings {
+  readonly id: string
+  readonly rowId: number
+  readonly source: ConduitEndpoint
+  readonly target: ConduitEndpoint
+  readonly lastSyncCompletedAt: Date | null
+  readonly syncGeneration: number
+  readonly createdAt: Date
+  readonly updatedAt: Date
+}
+
+/** An error of one operation of a run. */
+export interface GenerationError {
+  readonly path: string
+  readonly reason: string
+  readonly message: string
+}
+
+/** The seed's `SyncGeneration`: one run of a conduit. */
+export interface Generation {
+  readonly generation: number
+  readonly startedAt: Date
+  readonly completedAt: Date | null
+  /** `running` until the run ends; `completed` when verified, else `failed`; `interrupted` if the process died. */
+  readonly status: "running" | "completed" | "failed" | "interrupted"
+  readonly filesCopied: number
+  readonly filesDeleted: number
+  readonly filesMoved: number
+  readonly conflictsResolved: number
+  readonly bytesTransferred: number
+  readonly errors: ReadonlyArray<GenerationError>
+  /** `verified`: a fresh resolve after the run was empty; `not-verified`: it was not. */
+  readonly verification: "pending" | "verified" | "not-verified"
+  /** Operations the fresh resolve still planned. */
+  readonly remaining: number
+}
+
+/** A conflict a run decided. */
+export interface ConflictRecord {
+  readonly conduit: string
+  readonly generation: number
+  readonly path: string
+  readonly reason: Plan.ConflictReason
+  readonly winner: Plan.Side
+  readonly resolution: Plan.Conflict["resolution"]
+  readonly sourceHash: string | null
+  readonly targetHash: string | null
+  readonly createdAt: Date
+}
+
+/** Options of a run. */
+export interface RunOptions {
+  /** Plan only: change nothing on disk and record no generation. */
+  readonly dryRun?: boolean
+  /** Run although a plan guard refuses. */
+  readonly force?: boolean
+  readonly onProgress?: (done: number, total: number, bytes: number) => void
+}
+
+/** What a run did. */
+export interface RunResult {
+  readonly conduit: Conduit
+  /** The generation recorded; null on a dry run. */
+  readonly generation: Generation | null
+  readonly plan: Plan.Plan
+  readonly report: LocalPlanRunner.RunReport | null
+  readonly verified: boolean
+  readonly remaining: number
+  /** On a dry run: the guard that would refuse the plan. */
+  readonly refusal: Planner.PlanGuardError | null
+  readonly durationMs: number
+}
+
+/** The errors of conduit operations. */
+export type ConduitError =
+  | SyncError
+  | Errors.LocationError
+  | Errors.LibraryError
+  | Errors.HashError
+  | Errors.PathError
+  | ModeRegistry.ModeError
+  | Planner.PlanGuardError
+
+/** Conduits of this device. */
+export class Conduits extends Context.Tag("@conduit/sync/Conduits")<Conduits, {
+  /**
+   * Creates a conduit between two existing directories (added as locations when they are in
+   * none). Refuses the same directory twice, one inside the other, a pair that already has a
+   * conduit (either way round) and an unknown mode.
+   */
+  readonly create: (source: string, target: string, settings: Partial<ConduitSettings> & { readonly mode: string }) => Effect.Effect<Conduit, ConduitError>
+  /** The conduit between two directories, created (or switched to `mode`) as needed. */
+  readonly ensure: (source: string, target: string, mode: string) => Effect.Effect<Conduit, ConduitError>
+  readonly list: Effect.Effect<ReadonlyArray<Conduit>, ConduitError>
+  /** A conduit by id (or an unambiguous id prefix). */
+  readonly get: (id: string) => Effect.Effect<Conduit, ConduitError>
+  readonly update: (id: string, settings: Partial<ConduitSettings>) => Effect.Effect<Conduit, ConduitError>
+  /** Removes a conduit and its history; the files are not touched. */
+  readonly remove: (id: string) => Effect.Effect<Conduit, ConduitError>
+  /** Runs a conduit once; see the module comment. */
+  readonly run: (id: string, options?: RunOptions) => Effect.Effect<RunResult, ConduitError>
+  /** Generations of a conduit, newest first. */
+  readonly history: (id: string) => Effect.Effect<ReadonlyArray<Generation>, ConduitError>
+  /** Conflicts, newest first; of one conduit or of all. */
+  readonly conflicts: (id?: string) => Effect.Effect<ReadonlyArray<ConflictRecord>, ConduitError>
+}>() {}
+
+const defaults: Omit<ConduitSettings, "mode"> = {
+  enabled: true,
+  schedule: "manual",
+  useIndexRules: true,
+  indexModeOverride: null,
+  parallelTransfers: 4,
+  bandwidthLimitMbps: null,
+  conflictStrategy: "last-write-wins",
+  maxDeleteRatio: 0.5
+}
+
+interface ConduitRow {
+  readonly id: number
+  readonly uuid: string
+  readonly source_location_id: number
+  readonly source_dir: string
+  readonly target_location_id: number
+  readonly target_dir: string
+  readonly mode: string
+  readonly enabled: number
+  readonly schedule: string
+  readonly use_index_rules: number
+  readonly index_mode_override: string | null
+  readonly parallel_transfers: number
+  readonly bandwidth_limit_mbps: number | null
+  readonly conflict_strategy: string
+  readonly max_delete_ratio: number
+  readonly last_sync_completed_at: number | null
+  readonly sync_generation: number
+  readonly created_at: number
+  readonly updated_at: number
+}
+
+interface GenerationRow {
+  readonly generation: number
+  readonly started_at: number
+  readonly completed_at: number | null
+  readonly status: Generation["status"]
+  readonly files_copied: number
+  readonly files_deleted: number
+  readonly files_moved: number
+  readonly conflicts_resolved: number
+  readonly bytes_transferred: number
+  readonly errors: string
+  readonly verification: Generation["verification"]
+  readonly remaining: number
+}
+
+const toGeneration = (r: GenerationRow): Generation => ({
+  generation: r.generation,
+  startedAt: new Date(r.started_at),
+  completedAt: r.completed_at === null ? null : new Date(r.completed_at),
+  status: r.status,
+  filesCopied: r.files_copied,
+  filesDeleted: r.files_deleted,
+  filesMoved: r.files_moved,
+  conflictsResolved: r.conflicts_resolved,
+  bytesTransferred: r.bytes_transferred,
+  errors: JSON.parse(r.errors) as Array<GenerationError>,
+  verification: r.verification,
+  remaining: r.remaining
+})
+
+const within = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith(Path.sep) ? dir : dir + Path.sep)
+
+/** Builds the service; runs this package's migrations on the library. */
+export const make: Effect.Effect<
+  Conduits["Type"],
+  Errors.LibraryError,
+  | SqlClient.SqlClient
+  | LibraryDatabase.LibraryDatabase
+  | Locations.Locations
+  | Indexer.Indexer
+  | IndexStore.IndexStore
+  | Hasher.Hasher
+  | IndexDiff.IndexDiff
+  | ModeRegistry.ModeRegistry
+> = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const db = yield* LibraryDatabase.LibraryDatabase
+  const locations = yield* Locations.Locations
+  const indexer = yield* Indexer.Indexer
+  const store = yield* IndexStore.IndexStore
+  const hasher = yield* Hasher.Hasher
+  const diff = yield* IndexDiff.IndexDiff
+  const registry = yield* ModeRegistry.ModeRegistry
+  const lib = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, unknown> | Errors.LibraryError, R> =>
+    Effect.mapError(effect, (e) => (e instanceof Errors.LibraryError ? e : LibraryDatabase.toLibraryError(e, db.file)))
+
+  yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: "conduit_sync_migrations" }).pipe(
+    Effect.mapError((cause) => new Errors.LibraryError({ reason: "Migration", path: db.file, cause }))
+  )
+  // A run that was going when its process died is not running any more.
+  yield* lib(sql`UPDATE sync_generations SET status = 'interrupted', completed_at = ${Date.now()} WHERE status = 'running'`)
+
+  const directory = (input: string) =>
+    Effect.suspend(() => {
+      const absolute = Path.resolve(input)
+      let stat: Fs.Stats
+      try {
+        stat = Fs.statSync(absolute)
+      } catch {
+        return Effect.fail(new Errors.PathError({ reason: "NotFound", path: absolute }))
+      }
+      if (!stat.isDirectory()) return Effect.fail(new Errors.PathError({ reason: "NotADirectory", path: absolute }))
+      return Effect.succeed(Fs.realpathSync.native(absolute))
+    })
+
+  const endpointOf = (absolute: string) =>
+    locations.resolve(absolute).pipe(
+      Effect.map(({ location, path }) => ({ location, dir: path })),
+      Effect.catchIf(
+        (e): e is Errors.PathError => e._tag === "PathError" && e.reason === "OutsideLocations",
+        () => Effect.map(locations.add(absolute), (location) => ({ location, dir: RelPath.root }))
+      )
+    )
+
+  const toConduit = (row: ConduitRow) =>
+    Effect.gen(function* () {
+      const byRow = new Map((yield* locations.list).map((l) => [l.rowId, l]))
+      const endpoint = (rowId: number, dir: string): ConduitEndpoint => {
+        const location = byRow.get(rowId)!
+        return { location, dir: dir as RelPath.RelPath, path: dir === "" ? location.root : Path.join(location.root, dir) }
+      }
+      const conduit: Conduit = {
+        id: row.uuid,
+        rowId: row.id,
+        source: endpoint(row.source_location_id, row.source_dir),
+        target: endpoint(row.target_location_id, row.target_dir),
+        mode: row.mode,
+        enabled: row.enabled === 1,
+        schedule: row.schedule,
+        useIndexRules: row.use_index_rules === 1,
+        indexModeOverride: row.index_mode_override as ConduitSettings["indexModeOverride"],
+        parallelTransfers: row.parallel_transfers,
+        bandwidthLimitMbps: row.bandwidth_limit_mbps,
+        conflictStrategy: "last-write-wins",
+        maxDeleteRatio: row.max_delete_ratio,
+        lastSyncCompletedAt: row.last_sync_completed_at === null ? null : new Date(row.last_sync_completed_at),
+        syncGeneration: row.sync_generation,
+        createdAt: new Date(row.created_at),
+        updatedAt: new Date(row.updated_at)
+      }
+      return conduit
+    })
+
+  const list = lib(sql<ConduitRow>`SELECT * FROM sync_conduits ORDER BY created_at`).pipe(
+    Effect.flatMap((rows) => Effect.forEach(rows, toConduit))
+  )
+
+  const get = (id: string) =>
+    Effect.gen(function* () {
+      const rows = yield* lib(sql<ConduitRow>`SELECT * FROM sync_conduits WHERE uuid = ${id} OR uuid LIKE ${`${id.replace(/[%_]/g, "")}%`}`)
+      const exact = rows.find((r) => r.uuid === id)
+      if (exact !== undefined) return yield* toConduit(exact)
+      if (rows.length !== 1 || id.length < 4) return yield* new SyncError({ reason: "NotFound", path: id })
+      return yield* toConduit(rows[0]!)
+    })
+
+  const validate = (settings: Partial<ConduitSettings>) =>
+    Effect.gen(function* () {
+      if (settings.mode !== undefined) yield* registry.get(settings.mode)
+    })
+
+  const findPair = (source: { location: Locations.Location; dir: string }, target: { location: Locations.Location; dir: string }) =>
+    lib(sql<ConduitRow>`SELECT * FROM sync_conduits WHERE
+      (source_location_id = ${source.location.rowId} AND source_dir = ${source.dir} AND target_location_id = ${target.location.rowId} AND target_dir = ${target.dir})
+      OR (source_location_id = ${target.location.rowId} AND source_dir = ${target.dir} AND target_location_id = ${source.location.rowId} AND target_dir = ${source.dir})`)
+
+  const endpoints = (sourceInput: string, targetInput: string) =>
+    Effect.gen(function* () {
+      const sourcePath = yield* directory(sourceInput)
+      const targetPath = yield* directory(targetInput)
+      if (sourcePath === targetPath) return yield* new SyncError({ reason: "SamePath", path: sourcePath })
+      if (within(sourcePath, targetPath) || within(targetPath, sourcePath)) {
+        return yield* new SyncError({ reason: "Nested", path: within(sourcePath, targetPath) ? sourcePath : targetPath })
+      }
+      return { source: yield* endpointOf(sourcePath), target: yield* endpointOf(targetPath) }
+    })
+
+  const insert = (
+    source: { location: Locations.Location; dir: string },
+    target: { location: Locations.Location; dir: string },
+    settings: ConduitSettings
+  ) =>
+    Effect.gen(function* () {
+      const uuid = crypto.randomUUID()
+      const now = Date.now()
+      yield* lib(sql`INSERT INTO sync_conduits ${
+        sql.insert({
+          uuid,
+          source_location_id: source.location.rowId,
+          source_dir: source.dir,
+          target_location_id: target.location.rowId,
+          target_dir: target.dir,
+          mode: settings.mode,
+          enabled: settings.enabled ? 1 : 0,
+          schedule: settings.schedule,
+          use_index_rules: settings.useIndexRules ? 1 : 0,
+          index_mode_override: settings.indexModeOverride,
+          parallel_transfers: settings.parallelTransfers,
+          bandwidth_limit_mbps: settings.bandwidthLimitMbps,
+          conflict_strategy: settings.conflictStrategy,
+          max_delete_ratio: settings.maxDeleteRatio,
+          created_at: now,
+          updated_at: now
+        })
+      }`)
+      return yield* get(uuid)
+    })
+
+  const create = Effect.fn("Conduits.create")(function* (sourceInput: string, targetInput: string, settings: Partial<ConduitSettings> & { readonly mode: string }) {
+    yield* validate(settings)
+    const { source, target } = yield* endpoints(sourceInput, targetInput)
+    const existing = yield* findPair(source, target)
+    if (existing.length > 0) return yield* new SyncError({ reason: "Duplicate", path: existing[0]!.uuid })
+    return yield* insert(source, target, { ...defaults, ...settings })
+  })
+
+  const ensure = Effect.fn("Conduits.ensure")(function* (sourceInput: string, targetInput: string, mode: string) {
+    yield* registry.get(mode)
+    const { source, target } = yield* endpoints(sourceInput, targetInput)
+    const existing = yield* findPair(source, target)
+    const same = existing.find((r) =>
+      r.source_location_id === source.location.rowId && r.source_dir === source.dir && r.target_location_id === target.location.rowId && r.target_dir === target.dir
+    )
+    if (same === undefined && existing.length > 0) return yield* new SyncError({ reason: "Duplicate", path: existing[0]!.uuid })
+    if (same === undefined) return yield* insert(source, target, { ...defaults, mode })
+    if (same.mode !== mode) return yield* update(same.uuid, { mode })
+    return yield* toConduit(same)
+  })
+
+  const update = (id: string, settings: Partial<ConduitSettings>) =>
+    Effect.gen(function* () {
+      yield* validate(settings)
+      const conduit = yield* get(id)
+      const next = { ...conduit, ...settings }
+      yield* lib(sql`UPDATE sync_conduits SET ${
+        sql.update({
+          mode: next.mode,
+          enabled: next.enabled ? 1 : 0,
+          schedule: next.schedule,
+          use_index_rules: next.useIndexRules ? 1 : 0,
+          index_mode_override: next.indexModeOverride,
+          parallel_transfers: next.parallelTransfers,
+          bandwidth_limit_mbps: next.bandwidthLimitMbps,
+          conflict_strategy: next.conflictStrategy,
+          max_delete_ratio: next.maxDeleteRatio,
+          updated_at: Date.now()
+        })
+      } WHERE id = ${conduit.rowId}`)
+      return yield* get(conduit.id)
+    }).pipe(Effect.withSpan("Conduits.update"))
+
+  const remove = (id: string) =>
+    Effect.gen(function* () {
+      const conduit = yield* get(id)
+      yield* lib(sql.withTransaction(Effect.gen(function* () {
+        yield* sql`DELETE FROM sync_baselines WHERE pair = ${conduit.id}`
+        yield* sql`DELETE FROM sync_conflicts WHERE conduit_id = ${conduit.rowId}`
+        yield* sql`DELETE FROM sync_generations WHERE conduit_id = ${conduit.rowId}`
+        yield* sql`DELETE FROM sync_conduits WHERE id = ${conduit.rowId}`
+      })))
+      return conduit
+    }).pipe(Effect.withSpan("Conduits.remove"))
+
+  // -- running ------------------------------------------------------------------------------------
+
+  const baselineLoader = (pair: string): IndexDiff.BaselineLoader => (paths) =>
+    lib(Effect.gen(function* () {
+      const map = new Map<string, Fingerprint.Fingerprint>()
+      for (let i = 0; i < paths.length; i += 500) {
+        const rows = yield* sql<{ path: string; kind: 0 | 1 | 2; size: number; mtime_s: number; mtime_ns: number; mode: number | null; hash: string | null; link_target: string | null }>`
+          SELECT path, kind, size, mtime_s, mtime_ns, mode, hash, link_target FROM sync_baselines
+          WHERE pair = ${pair} AND ${sql.in("path", paths.slice(i, i + 500))}`
+        for (const r of rows) {
+          map.set(r.path, {
+            kind: r.kind,
+            size: r.size,
+            mtimeNs: BigInt(r.mtime_s) * 1_000_000_000n + BigInt(r.mtime_ns),
+            mode: r.mode,
+            hash: r.hash,
+            linkTarget: r.link_target
+          })
+        }
+      }
+      return map
+    }))
+
+  /** After a verified run both sides are equal: the source side becomes the baseline. */
+  const recordBaseline = (pair: string, endpoint: ConduitEndpoint) =>
+    lib(sql.withTransaction(Effect.gen(function* () {
+      yield* sql`DELETE FROM sync_baselines WHERE pair = ${pair}`
+      const rel = endpoint.dir === "" ? sql.literal("path") : sql`substr(path, ${endpoint.dir.length + 2})`
+      const range = endpoint.dir === "" ? sql`` : sql`AND path >= ${endpoint.dir + "/"} AND path < ${endpoint.dir + "0"}`
+      yield* sql`INSERT INTO sync_baselines (pair, path, kind, size, mtime_s, mtime_ns, mode, hash, link_target)
+        SELECT ${pair}, ${rel}, kind, size, mtime_s, mtime_ns, mode, hash, link_target FROM entries
+        WHERE location_id = ${endpoint.location.rowId} AND tombstone = 0 ${range}`
+    })))
+
+  const liveEntries = (endpoint: ConduitEndpoint) =>
+    endpoint.dir === ""
+      ? Effect.map(store.totals(endpoint.location), (t) => t.files + t.directories + t.symlinks)
+      : Stream.runCount(store.entriesUnder(endpoint.location, endpoint.dir))
+
+  const running = new Set<string>()
+
+  const runUnlocked = (conduit: Conduit, options: RunOptions) =>
+    Effect.gen(function* () {
+      const started = performance.now()
+      const mode = yield* registry.get(conduit.mode)
+      const { source, target } = conduit
+      const scan = Effect.zipRight(
+        indexer.scan(source.location.id, { paths: [source.dir], allowEmptyRoot: options.force === true }),
+        indexer.scan(target.location.id, { paths: [target.dir], allowEmptyRoot: options.force === true || conduit.syncGeneration === 0 })
+      )
+      yield* scan
+      const diffOptions: IndexDiff.DiffOptions = mode.usesBaseline ? { baseline: baselineLoader(conduit.id) } : {}
+      const resolve = Effect.map(Stream.runCollect(diff.full(source, target, diffOptions)), (states) => Planner.plan(mode, Chunk.toReadonlyArray(states)))
+      const plan = yield* resolve
+      const endpointState = (endpoint: ConduitEndpoint) =>
+        Effect.map(liveEntries(endpoint), (entries) => ({
+          entries,
+          rootPresent: Fs.existsSync(endpoint.path),
+          rootEmpty: Fs.readdirSync(endpoint.path).filter((n) => n !== ".conduit").length === 0
+        }))
+      const guarded = Planner.guard(plan, { source: yield* endpointState(source), target: yield* endpointState(target) }, {
+        maxDeleteRatio: conduit.maxDeleteRatio,
+        ...(options.force === undefined ? {} : { force: options.force })
+      })
+      if (options.dryRun === true) {
+        return {
+          conduit,
+          generation: null,
+          plan,
+          report: null,
+          verified: plan.operations.length === 0,
+          remaining: plan.operations.length,
+          refusal: Either.isLeft(guarded) ? guarded.left : null,
+          durationMs: Math.round(performance.now() - started)
+        } satisfies RunResult
+      }
+      if (Either.isLeft(guarded)) return yield* guarded.left
+
+      const generation = conduit.syncGeneration + 1
+      yield* lib(sql`INSERT INTO sync_generations ${
+        sql.insert({ conduit_id: conduit.rowId, generation, started_at: Date.now(), status: "running" })
+      }`)
+      yield* lib(sql`UPDATE sync_conduits SET sync_generation = ${generation} WHERE id = ${conduit.rowId}`)
+
+      const report = yield* LocalPlanRunner.run(
+        plan,
+        { source: { root: source.location.root, dir: source.dir }, target: { root: target.location.root, dir: target.dir } },
+        { parallel: conduit.parallelTransfers, ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) }
+      ).pipe(Effect.provideService(Hasher.Hasher, hasher))
+      yield* scan
+      const after = yield* resolve
+      const verified = after.operations.length === 0
+      if (verified && mode.usesBaseline) yield* recordBaseline(conduit.id, source)
+      const errors: Array<GenerationError> = report.skipped.map((s) => ({
+        path: s.error.path,
+        reason: s.error.reason,
+        message: s.error.message
+      }))
+      const completedAt = Date.now()
+      yield* lib(sql.withTransaction(Effect.gen(function* () {
+        yield* sql`UPDATE sync_generations SET ${
+          sql.update({
+            completed_at: completedAt,
+            status: verified ? "completed" : "failed",
+            files_copied: report.copied,
+            files_deleted: report.deleted,
+            files_moved: report.moved,
+            conflicts_resolved: plan.conflicts.length,
+            bytes_transferred: report.bytes,
+            errors: JSON.stringify(errors),
+            verification: verified ? "verified" : "not-verified",
+            remaining: after.operations.length
+          })
+        } WHERE conduit_id = ${conduit.rowId} AND generation = ${generation}`
+        if (verified) yield* sql`UPDATE sync_conduits SET last_sync_completed_at = ${completedAt} WHERE id = ${conduit.rowId}`
+        if (plan.conflicts.length > 0) {
+          yield* sql`INSERT INTO sync_conflicts ${
+            sql.insert(plan.conflicts.map((c) => ({
+              conduit_id: conduit.rowId,
+              generation,
+              path: c.path,
+              reason: c.reason,
+              winner: c.winner,
+              resolution: c.resolution,
+              source_hash: c.source?.hash ?? null,
+              target_hash: c.target?.hash ?? null,
+              created_at: completedAt
+            })))
+          }`
+        }
+      })))
+      const rows = yield* lib(sql<GenerationRow>`SELECT * FROM sync_generations WHERE conduit_id = ${conduit.rowId} AND generation = ${generation}`)
+      return {
+        conduit: yield* get(conduit.id),
+        generation: toGeneration(rows[0]!),
+        plan,
+        report,
+        verified,
+        remaining: after.operations.length,
+        refusal: null,
+        durationMs: Math.round(performance.now() - started)
+      } satisfies RunResult
+    })
+
+  const run = (id: string, options: RunOptions = {}) =>
+    Effect.gen(function* () {
+      const conduit = yield* get(id)
+      if (!conduit.enabled && options.dryRun !== true) return yield* new SyncError({ reason: "Disabled", path: conduit.id })
+      if (running.has(conduit.id)) return yield* new SyncError({ reason: "Busy", path: conduit.id })
+      running.add(conduit.id)
+      return yield* Effect.ensuring(runUnlocked(conduit, options), Effect.sync(() => running.delete(conduit.id)))
+    }).pipe(Effect.withSpan("Conduits.run"))
+
+  const history = (id: string) =>
+    Effect.gen(function* () {
+      const conduit = yield* get(id)
+      const rows = yield* lib(sql<GenerationRow>`SELECT * FROM sync_generations WHERE conduit_id = ${conduit.rowId} ORDER BY generation DESC`)
+      return rows.map(toGeneration)
+    })
+
+  const conflicts = (id?: string) =>
+    Effect.gen(function* () {
+      const filter = id === undefined ? sql`` : sql`WHERE c.conduit_id = ${(yield* get(id)).rowId}`
+      const rows = yield* lib(sql<{ uuid: string; generation: number; path: string; reason: Plan.ConflictReason; winner: Plan.Side; resolution: Plan.Conflict["resolution"]; source_hash: string | null; target_hash: string | null; created_at: number }>`
+        SELECT k.uuid, c.generation, c.path, c.reason, c.winner, c.resolution, c.source_hash, c.target_hash, c.created_at
+        FROM sync_conflicts c JOIN sync_conduits k ON k.id = c.conduit_id ${filter} ORDER BY c.id DESC`)
+      return rows.map((r): ConflictRecord => ({
+        conduit: r.uuid,
+        generation: r.generation,
+        path: r.path,
+        reason: r.reason,
+        winner: r.winner,
+        resolution: r.resolution,
+        sourceHash: r.source_hash,
+        targetHash: r.target_hash,
+        createdAt: new Date(r.created_at)
+      }))
+    })
+
+  return Conduits.of({ create, ensure, list, get, update, remove, run, history, conflicts })
+})
+
+/** The service with the built-in modes, on the index services. */
+export const layer: Layer.Layer<Conduits, Errors.LibraryError | ModeRegistry.ModeError, IndexLive.IndexServices> = Layer.effect(
+  Conduits,
+  make
+).pipe(Layer.provide(Layer.mergeAll(IndexDiff.layer, ModeRegistry.layer)))
