@@ -108,3 +108,61 @@ const isLink = (path: string) => {
     return false
   }
 }
+
+/**
+ * Puts a kept version back at `rel`: what is there now is kept as a version first, then the
+ * version's bytes are copied (not moved: the version stays) to a temporary file and renamed
+ * into place with the version's modification time.
+ */
+export const restore = (locationRoot: string, rel: string, version: Version): Effect.Effect<void, FileOpError> =>
+  Effect.gen(function* () {
+    const destination = Path.join(locationRoot, rel)
+    const existing = Fs.existsSync(destination) || isLink(destination)
+    if (existing) {
+      const stat = Fs.lstatSync(destination)
+      yield* stat.isFile() ? snapshot(locationRoot, rel) : keep(locationRoot, rel)
+    }
+    yield* Effect.try({
+      try: () => {
+        const temp = Path.join(Path.dirname(destination), `.conduit-tmp-restore-${Path.basename(destination).slice(0, 180)}`)
+        Fs.mkdirSync(Path.dirname(destination), { recursive: true })
+        const stat = Fs.statSync(version.file)
+        if (stat.isDirectory()) {
+          Fs.cpSync(version.file, destination, { recursive: true, preserveTimestamps: true })
+          return
+        }
+        Fs.copyFileSync(version.file, temp, Fs.constants.COPYFILE_FICLONE)
+        Fs.utimesSync(temp, stat.atime, stat.mtime)
+        Fs.renameSync(temp, destination)
+      },
+      catch: (cause) => fromErrno(destination, cause)
+    })
+  })
+
+/** Removes versions kept longer ago than `maxAgeMs`; returns how many were removed. */
+export const prune = (locationRoot: string, maxAgeMs: number, now = Date.now()): Effect.Effect<number, FileOpError> =>
+  Effect.try({
+    try: () => {
+      const root = directory(locationRoot)
+      if (!Fs.existsSync(root)) return 0
+      let removed = 0
+      const visit = (dir: string) => {
+        for (const entry of Fs.readdirSync(dir, { withFileTypes: true })) {
+          const path = Path.join(dir, entry.name)
+          const tilde = entry.name.lastIndexOf("~")
+          const keptAt = tilde < 0 ? null : parseStamp(entry.name.slice(tilde + 1))
+          if (keptAt !== null) {
+            if (now - keptAt.getTime() > maxAgeMs) {
+              Fs.rmSync(path, { recursive: true, force: true })
+              removed++
+            }
+          } else if (entry.isDirectory()) {
+            visit(path)
+          }
+        }
+      }
+      visit(root)
+      return removed
+    },
+    catch: (cause) => fromErrno(directory(locationRoot), cause)
+  })

@@ -148,3 +148,23 @@ describe("LocalFiles: directories, symlinks, removals, moves", () => {
       assert.strictEqual((yield* Effect.flip(LocalFiles.move(root, rel("nope"), rel("x")))).reason, "SourceMissing")
     }))
 })
+
+describe("VersionStore", () => {
+  it.scoped("restore puts a version back and keeps what it replaces; prune removes old versions only", () =>
+    Effect.gen(function* () {
+      const root = yield* tempDir
+      Fs.writeFileSync(Path.join(root, "doc.txt"), "v1")
+      yield* LocalFiles.remove(root, rel("doc.txt"))
+      Fs.writeFileSync(Path.join(root, "doc.txt"), "v2")
+      const [v1] = yield* VersionStore.list(root, "doc.txt")
+      yield* VersionStore.restore(root, "doc.txt", v1!)
+      assert.strictEqual(Fs.readFileSync(Path.join(root, "doc.txt"), "utf8"), "v1")
+      const versions = yield* VersionStore.list(root, "doc.txt")
+      assert.deepStrictEqual(versions.map((v) => Fs.readFileSync(v.file, "utf8")).sort(), ["v1", "v2"])
+      // Nothing is older than an hour; everything is older than -1 ms.
+      assert.strictEqual(yield* VersionStore.prune(root, 3_600_000), 0)
+      assert.strictEqual(yield* VersionStore.prune(root, 3_600_000, Date.now() + 7_200_000), 2)
+      assert.deepStrictEqual(yield* VersionStore.list(root, "doc.txt"), [])
+      assert.strictEqual(Fs.readFileSync(Path.join(root, "doc.txt"), "utf8"), "v1")
+    }))
+})
