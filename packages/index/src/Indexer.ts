@@ -69,6 +69,8 @@ export interface ScanSummary {
   readonly filesHashed: number
   readonly bytesHashed: number
   readonly problems: ReadonlyArray<ScanProblem>
+  /** Conduit's in-flight files (`.conduit-tmp-*`) found, relative on-disk paths; never indexed. */
+  readonly partials: ReadonlyArray<string>
   /** The range of sequence numbers this scan used, or null when nothing changed. */
   readonly sequences: { readonly first: number; readonly last: number } | null
   readonly durationMs: number
@@ -258,6 +260,7 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
     const settings = { mode: location.indexingMode, extraPatterns: location.ignorePatterns }
     const recursive = options.recursive ?? true
     const problems: Array<ScanProblem> = []
+    const partials: Array<string> = []
     const progress = { phase: "walking" as ScanProgress["phase"], entriesSeen: 0, filesToHash: 0, filesHashed: 0, bytesToHash: 0, bytesHashed: 0 }
     const report = () => options.onProgress?.({ ...progress })
     let added = 0
@@ -494,7 +497,12 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
           const name = dirent.name.normalize("NFC")
           const path = join(dir.path, name)
           const diskRel = join(dir.diskRel, dirent.name)
-          if (rules.ignores(path, dirent.isDirectory())) continue
+          if (rules.ignores(path, dirent.isDirectory())) {
+            // Conduit's own in-flight files are never indexed, but a crashed run's leftovers
+            // are reported so the sync layer can remove them.
+            if (dirent.name.startsWith(".conduit-tmp-")) partials.push(join(dir.diskRel, dirent.name))
+            continue
+          }
           if (items.has(path)) {
             problems.push({ path, reason: "name-collision", detail: "two names on disk are the same after Unicode NFC normalisation; only one is indexed" })
             continue
@@ -695,6 +703,7 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
       filesHashed: progress.filesHashed,
       bytesHashed: progress.bytesHashed,
       problems,
+      partials,
       sequences: firstSeq === null ? null : { first: firstSeq, last: lastSeq! },
       durationMs: Math.round(performance.now() - started)
     }

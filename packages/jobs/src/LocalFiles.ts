@@ -34,6 +34,11 @@ export interface CopyRequest {
   readonly size: number
   readonly mtimeNs: bigint
   readonly mode: number | null
+  /**
+   * 8 hex digits naming the run that writes the temporary file (`.conduit-tmp-<token>-…`), so
+   * the leftovers of a run that died can be told from the files of one still going.
+   */
+  readonly token?: string
 }
 
 /** What a copy did. */
@@ -43,7 +48,14 @@ export interface CopyResult {
   readonly kept: VersionStore.Version | null
 }
 
-const tempName = (name: string) => `.conduit-tmp-${Crypto.randomBytes(4).toString("hex")}-${name.slice(0, 180)}`
+const tempName = (name: string, token?: string) =>
+  `.conduit-tmp-${token ?? Crypto.randomBytes(4).toString("hex")}-${Crypto.randomBytes(4).toString("hex")}-${name.slice(0, 160)}`
+
+/** The run token in a temporary file's name, if it is one of ours. */
+export const tokenOf = (name: string): string | null => {
+  const m = /^\.conduit-tmp-([0-9a-f]{8})-/.exec(name)
+  return m === null ? null : m[1]!
+}
 
 const fsyncDirectory = (dir: string) => {
   const fd = Fs.openSync(dir, "r")
@@ -79,7 +91,7 @@ export const copyVerified = (request: CopyRequest): Effect.Effect<CopyResult, Fi
           : fromErrno(request.from, cause)
     })
     if (source.size !== request.size) return yield* new FileOpError({ reason: "SourceChanged", path: request.from })
-    const temp = Path.join(dir, tempName(Path.basename(destination)))
+    const temp = Path.join(dir, tempName(Path.basename(destination), request.token))
 
     const written = Effect.gen(function* () {
       yield* Effect.try({

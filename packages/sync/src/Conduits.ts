@@ -16,6 +16,8 @@ import { Hasher, Indexer, type IndexLive, IndexStore, LibraryDatabase, Locations
 import { type Fingerprint, IndexDiff, ModeRegistry, type Plan, Planner } from "@conduit/resolver"
 import { Migrator, SqlClient } from "@effect/sql"
 import { Chunk, Context, Effect, Either, Layer, Stream } from "effect"
+import { LocalFiles } from "@conduit/jobs"
+import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { migrations } from "./internal/migrations.js"
@@ -245,8 +247,36 @@ export const make: Effect.Effect<
   yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: "conduit_sync_migrations" }).pipe(
     Effect.mapError((cause) => new Errors.LibraryError({ reason: "Migration", path: db.file, cause }))
   )
-  // A run that was going when its process died is not running any more.
-  yield* lib(sql`UPDATE sync_generations SET status = 'interrupted', completed_at = ${Date.now()} WHERE status = 'running'`)
+  // A run whose process died is not running any more.
+  const alive = (pid: number | null) => {
+    if (pid === null) return false
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === "EPERM"
+    }
+  }
+  const reapInterrupted = Effect.gen(function* () {
+    const rows = yield* lib(sql<{ id: number; pid: number | null; token: string | null }>`SELECT id, pid, token FROM sync_generations WHERE status = 'running'`)
+    const dead = rows.filter((r) => !alive(r.pid))
+    for (const r of dead) yield* lib(sql`UPDATE sync_generations SET status = 'interrupted', completed_at = ${Date.now()} WHERE id = ${r.id}`)
+    return new Set(rows.filter((r) => alive(r.pid)).map((r) => r.token))
+  })
+  yield* reapInterrupted
+
+  /** Removes temporary files that no running generation owns (a killed run's leftovers). */
+  const removeLeftovers = (root: string, partials: ReadonlyArray<string>, live: ReadonlySet<string | null>) =>
+    Effect.sync(() => {
+      for (const partial of partials) {
+        if (live.has(LocalFiles.tokenOf(Path.basename(partial)))) continue
+        try {
+          Fs.rmSync(Path.join(root, partial), { force: true })
+        } catch {
+          // left for the next run
+        }
+      }
+    })
 
   const directory = (input: string) =>
     Effect.suspend(() => {
@@ -465,11 +495,16 @@ export const make: Effect.Effect<
       const started = performance.now()
       const mode = yield* registry.get(conduit.mode)
       const { source, target } = conduit
-      const scan = Effect.zipRight(
+      const scan = Effect.zip(
         indexer.scan(source.location.id, { paths: [source.dir], allowEmptyRoot: options.force === true }),
         indexer.scan(target.location.id, { paths: [target.dir], allowEmptyRoot: options.force === true || conduit.syncGeneration === 0 })
       )
-      yield* scan
+      const live = yield* reapInterrupted
+      const [sourceScan, targetScan] = yield* scan
+      if (options.dryRun !== true) {
+        yield* removeLeftovers(source.location.root, sourceScan.partials, live)
+        yield* removeLeftovers(target.location.root, targetScan.partials, live)
+      }
       const diffOptions: IndexDiff.DiffOptions = mode.usesBaseline ? { baseline: baselineLoader(conduit.id) } : {}
       const resolve = Effect.map(Stream.runCollect(diff.full(source, target, diffOptions)), (states) => Planner.plan(mode, Chunk.toReadonlyArray(states)))
       const plan = yield* resolve
@@ -498,15 +533,16 @@ export const make: Effect.Effect<
       if (Either.isLeft(guarded)) return yield* guarded.left
 
       const generation = conduit.syncGeneration + 1
+      const token = Crypto.randomBytes(4).toString("hex")
       yield* lib(sql`INSERT INTO sync_generations ${
-        sql.insert({ conduit_id: conduit.rowId, generation, started_at: Date.now(), status: "running" })
+        sql.insert({ conduit_id: conduit.rowId, generation, started_at: Date.now(), status: "running", pid: process.pid, token })
       }`)
       yield* lib(sql`UPDATE sync_conduits SET sync_generation = ${generation} WHERE id = ${conduit.rowId}`)
 
       const report = yield* LocalPlanRunner.run(
         plan,
         { source: { root: source.location.root, dir: source.dir }, target: { root: target.location.root, dir: target.dir } },
-        { parallel: conduit.parallelTransfers, ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) }
+        { parallel: conduit.parallelTransfers, token, ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) }
       ).pipe(Effect.provideService(Hasher.Hasher, hasher))
       yield* scan
       const after = yield* resolve

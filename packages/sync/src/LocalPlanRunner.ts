@@ -51,6 +51,8 @@ export interface RunOptions {
   readonly parallel?: number
   /** Called after each operation. */
   readonly onProgress?: (done: number, total: number, bytes: number) => void
+  /** The run's token, written into temporary file names (see `LocalFiles.CopyRequest.token`). */
+  readonly token?: string
 }
 
 const locationPath = (endpoint: Endpoint, path: RelPath.RelPath): RelPath.RelPath =>
@@ -129,7 +131,8 @@ export const run = (
         hash: op.entry.hash ?? "",
         size: op.entry.size,
         mtimeNs: op.entry.mtimeNs,
-        mode: op.entry.mode
+        mode: op.entry.mode,
+        ...(options.token === undefined ? {} : { token: options.token })
       }).pipe(Effect.flatMap((r) => tally("copied", r.bytes))))
     }, { concurrency: options.parallel ?? 4, discard: true })
 

@@ -70,10 +70,14 @@ describe("Conduits", () => {
         assert.deepStrictEqual(conflicts.map((k) => [k.path, k.reason, k.winner, k.generation]), [["doc.txt", "BothChanged", "target", 2]])
         assert.strictEqual((yield* conduits.get(conduit.id)).syncGeneration, 2)
         assert.isNotNull((yield* conduits.get(conduit.id)).lastSyncCompletedAt)
+        // A killed run's partial file (its generation is not running) is removed by the next run.
+        Fs.writeFileSync(Path.join(b, ".conduit-tmp-deadbeef-01234567-doc.txt"), "partial")
+        yield* conduits.run(conduit.id)
+        assert.isFalse(Fs.existsSync(Path.join(b, ".conduit-tmp-deadbeef-01234567-doc.txt")))
         // A dry run records nothing.
         const dry = yield* conduits.run(conduit.id, { dryRun: true })
         assert.isNull(dry.generation)
-        assert.strictEqual((yield* conduits.history(conduit.id)).length, 2)
+        assert.strictEqual((yield* conduits.history(conduit.id)).length, 3)
       })
     ), 60_000)
 })

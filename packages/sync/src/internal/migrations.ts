@@ -81,5 +81,12 @@ export const migrations = {
       created_at INTEGER NOT NULL
     )`
     yield* sql`CREATE INDEX sync_conflicts_by_conduit ON sync_conflicts (conduit_id, generation)`
+  }),
+  "0003_generation_owner": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    // Which process runs a generation (a dead one's `running` row is `interrupted`), and the
+    // token in its temporary file names (a dead run's leftovers are removed by it).
+    yield* sql`ALTER TABLE sync_generations ADD COLUMN pid INTEGER`
+    yield* sql`ALTER TABLE sync_generations ADD COLUMN token TEXT`
   })
 }
