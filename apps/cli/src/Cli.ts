@@ -11,11 +11,12 @@ import * as IndexCommand from "./IndexCommand.js"
 import * as LocationCommand from "./LocationCommand.js"
 import * as LsCommand from "./LsCommand.js"
 import * as Output from "./Output.js"
+import * as SyncCommand from "./SyncCommand.js"
 
 /** `conduit` and its subcommands. */
 export const command = Command.make("conduit").pipe(
-  Command.withDescription("Index your directories (CONDUIT_HOME, default ~/.conduit, holds the library)."),
-  Command.withSubcommands([LocationCommand.command, IndexCommand.command, LsCommand.command])
+  Command.withDescription("Index and sync your directories (CONDUIT_HOME, default ~/.conduit, holds the library)."),
+  Command.withSubcommands([LocationCommand.command, IndexCommand.command, LsCommand.command, SyncCommand.command])
 )
 
 /**

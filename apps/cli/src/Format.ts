@@ -5,7 +5,10 @@
  * @since 0.1.0
  */
 import type { Entry } from "@conduit/domain"
+import { Entry as EntryModule } from "@conduit/domain"
 import type { Indexer, IndexStore, Locations } from "@conduit/index"
+import type { Plan } from "@conduit/resolver"
+import type { DirectorySync, LocalPlanRunner } from "@conduit/sync"
 import { mtimeIso } from "./Json.js"
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
@@ -92,3 +95,73 @@ export const entry = (e: Entry.Entry, path: string): string => {
   const target = e.kind === 2 && e.linkTarget !== null ? ` -> ${e.linkTarget}` : ""
   return `${KIND[e.kind]} ${String(e.size).padStart(SIZE_WIDTH)} ${mtimeIso(e.mtimeNs)} ${hash.padEnd(12)} ${path}${target}`
 }
+
+// -- sync ------------------------------------------------------------------------------------
+
+/** A path of a plan, relative to its endpoint: the endpoint itself reads `.`. */
+const planPath = (path: string): string => (path === "" ? "." : path)
+
+/** The plan line of `conduit sync`: what the mode decided, counted. */
+export const plan = (s: Plan.PlanSummary): string =>
+  `plan: ${count(s.copies, "copy", "copies")} (${bytes(s.bytes)}), ${count(s.moves, "move")}, ${count(s.deletes, "delete")}, ` +
+  `${count(s.attributes, "attribute change")}, ${count(s.conflicts, "conflict")}`
+
+const RESOLUTION: Record<Plan.Conflict["resolution"], string> = {
+  LastWriteWins: "the later write",
+  EditKept: "the edit",
+  SourceWins: "the source always wins"
+}
+
+/** Why a conflict is one, in words. */
+const conflictReason = (c: Plan.Conflict): string => {
+  const loser = c.winner === "source" ? "target" : "source"
+  switch (c.reason) {
+    case "BothChanged":
+      return "changed on both sides"
+    case "DeleteVsEdit":
+      return `deleted on the ${loser}, changed on the ${c.winner}`
+    case "TypeChange": {
+      const kind = (f: Plan.Conflict["source"]) => (f === null ? "nothing" : `a ${EntryModule.kindName(f.kind)}`)
+      return `${kind(c.source)} on the source, ${kind(c.target)} on the target`
+    }
+  }
+}
+
+/**
+ * One line per conflict: the path, why, whose version was kept and where the other went (a
+ * deletion that lost leaves nothing to keep). `planned` words it as what a run will do.
+ */
+export const conflict = (c: Plan.Conflict, planned: boolean): string => {
+  const kept = `${planned ? "will keep" : "kept"} the ${c.winner}'s version (${RESOLUTION[c.resolution]})`
+  const other = c.reason === "DeleteVsEdit"
+    ? ""
+    : planned ? "; the other will go to the version store" : "; the other is in the version store"
+  return `conflict: ${planPath(c.path)} — ${conflictReason(c)}, ${kept}${other}`
+}
+
+/** One operation of a plan: `copy docs/a.txt → target`, `delete old.txt on target`, … */
+export const operation = (op: Plan.Operation): string => {
+  switch (op._tag) {
+    case "Copy":
+      return `copy ${planPath(op.path)}${op.entry.kind === 1 && op.path !== "" ? "/" : ""} → ${op.to}` +
+        (op.replaces === null ? "" : ` (replacing the ${op.to}'s)`)
+    case "Delete":
+      return `delete ${planPath(op.path)} on ${op.side}${op.verifiedOn === null ? "" : ` once verified on the ${op.verifiedOn}`}`
+    case "Move":
+      return `move ${op.from} → ${op.to} on ${op.side}`
+    case "SetAttributes":
+      return `attributes ${planPath(op.path)} on ${op.side}`
+  }
+}
+
+/** An operation a run skipped, with the error's sentence. */
+export const skipped = (s: LocalPlanRunner.Skipped): string => `skipped: ${operation(s.operation)}: ${s.error.message}`
+
+/** An endpoint of a sync as an absolute path. */
+export const endpoint = (e: DirectorySync.SyncedEndpoint): string => (e.dir === "" ? e.root : `${e.root}/${e.dir}`)
+
+/** The closing line of a sync that ran. */
+export const synced = (r: DirectorySync.DirectorySyncResult, report: LocalPlanRunner.RunReport): string =>
+  `synced ${endpoint(r.source)} → ${endpoint(r.target)} (${r.mode}): ${report.copied} copied, ${report.moved} moved, ` +
+  `${report.deleted} deleted, ${report.attributes} attributes set in ${duration(r.durationMs)}; ` +
+  (r.verified ? "verified" : `not verified: ${r.remaining === 1 ? "1 difference remains" : `${r.remaining} differences remain`}`)

@@ -8,6 +8,9 @@
 import type { Entry } from "@conduit/domain"
 import { Entry as EntryModule } from "@conduit/domain"
 import type { Indexer, IndexStore, Locations } from "@conduit/index"
+import type { Fingerprint, Plan } from "@conduit/resolver"
+import type { DirectorySync, LocalPlanRunner } from "@conduit/sync"
+import { describe } from "./Output.js"
 
 /** A location. */
 export interface LocationJson {
@@ -94,6 +97,86 @@ export const summary = (s: Indexer.ScanSummary) => ({
   problems: s.problems.map((p) => ({ path: p.path, reason: p.reason, detail: p.detail })),
   sequences: s.sequences === null ? null : { first: s.sequences.first, last: s.sequences.last },
   durationMs: s.durationMs
+})
+
+/** The state of a path in a plan: what a copy writes, what a delete removes. */
+export const fingerprint = (f: Fingerprint.Fingerprint) => ({
+  kind: EntryModule.kindName(f.kind),
+  hash: f.hash,
+  size: f.size,
+  /** Nanoseconds since the Unix epoch, as a decimal string. */
+  mtimeNs: f.mtimeNs.toString(),
+  mode: f.mode,
+  linkTarget: f.linkTarget
+})
+
+/** A plan operation; paths are relative to the endpoints. */
+export const operation = (op: Plan.Operation) => {
+  switch (op._tag) {
+    case "Copy":
+      return {
+        _tag: op._tag,
+        path: op.path,
+        from: op.from,
+        to: op.to,
+        entry: fingerprint(op.entry),
+        replaces: op.replaces === null ? null : fingerprint(op.replaces)
+      }
+    case "Delete":
+      return { _tag: op._tag, path: op.path, side: op.side, entry: fingerprint(op.entry), verifiedOn: op.verifiedOn }
+    case "Move":
+      return { _tag: op._tag, from: op.from, to: op.to, side: op.side, entry: fingerprint(op.entry) }
+    case "SetAttributes":
+      return { _tag: op._tag, path: op.path, side: op.side, mtimeNs: op.mtimeNs.toString(), mode: op.mode }
+  }
+}
+
+/** An endpoint of a sync. */
+const syncEndpoint = (e: DirectorySync.SyncedEndpoint) => ({
+  path: e.dir === "" ? e.root : `${e.root}/${e.dir}`,
+  root: e.root,
+  dir: e.dir,
+  addedLocation: e.addedLocation
+})
+
+/** What a sync run did; each skipped operation with its error. */
+const report = (r: LocalPlanRunner.RunReport) => ({
+  copied: r.copied,
+  moved: r.moved,
+  deleted: r.deleted,
+  attributes: r.attributes,
+  bytes: r.bytes,
+  skipped: r.skipped.map((s) => ({ operation: operation(s.operation), error: describe(s.error) }))
+})
+
+/**
+ * The document of `conduit sync`. The plan's operations are listed only for a dry run (a
+ * real run's can be millions); `report` and `generation` are null on a dry run, `refusal` is
+ * the plan guard a real run would have failed with (dry run only).
+ */
+export const syncResult = (r: DirectorySync.DirectorySyncResult, options: { readonly operations: boolean }) => ({
+  conduit: r.conduit,
+  generation: r.generation,
+  source: syncEndpoint(r.source),
+  target: syncEndpoint(r.target),
+  mode: r.mode,
+  plan: {
+    summary: {
+      copies: r.plan.summary.copies,
+      moves: r.plan.summary.moves,
+      deletes: r.plan.summary.deletes,
+      attributes: r.plan.summary.attributes,
+      conflicts: r.plan.summary.conflicts,
+      bytes: r.plan.summary.bytes
+    },
+    conflicts: r.plan.conflicts.map((c) => ({ path: c.path, reason: c.reason, winner: c.winner, resolution: c.resolution })),
+    ...(options.operations ? { operations: r.plan.operations.map(operation) } : {})
+  },
+  report: r.report === null ? null : report(r.report),
+  refusal: r.refusal === null ? null : describe(r.refusal),
+  verified: r.verified,
+  remaining: r.remaining,
+  durationMs: r.durationMs
 })
 
 /** An error. Internal defects have `_tag` "InternalError" and `reason` "Defect". */

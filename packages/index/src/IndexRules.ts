@@ -68,7 +68,7 @@ export const devPatterns: ReadonlyArray<string> = [
  * Conduit's own files, never indexed whatever the mode: in-flight copies (`.conduit-tmp-*`)
  * and the per-location store of previous versions (`.conduit/` at the location root).
  */
-export const internalPatterns: ReadonlyArray<string> = [".conduit-tmp-*", "/.conduit/"]
+export const internalPatterns: ReadonlyArray<string> = [".conduit-tmp-*", "/.conduit"]
 
 /** The per-directory rule files, in gitignore syntax. */
 export const ruleFileNames: ReadonlyArray<string> = [".gitignore", ".conduitignore"]

@@ -18,7 +18,7 @@ import type { RelPath } from "@conduit/domain"
 import { LibraryDatabase, type Locations } from "@conduit/index"
 import { SqlClient } from "@effect/sql"
 import { Chunk, Context, Effect, Layer, Option, Stream } from "effect"
-import type { Fingerprint } from "./Fingerprint.js"
+import * as Fingerprint from "./Fingerprint.js"
 import type { Input } from "./Planner.js"
 
 /** A directory of a location: one side of a conduit. */
@@ -37,13 +37,15 @@ export interface Marks {
 /** Loads the baseline of the given paths (the conduit's; the caller owns where it lives). */
 export type BaselineLoader = (
   paths: ReadonlyArray<RelPath.RelPath>
-) => Effect.Effect<ReadonlyMap<string, Fingerprint>, Errors.LibraryError>
+) => Effect.Effect<ReadonlyMap<string, Fingerprint.Fingerprint>, Errors.LibraryError>
 
 /** Options of a diff. */
 export interface DiffOptions {
   readonly baseline?: BaselineLoader
   /** Rows per page (default 5,000). */
   readonly pageSize?: number
+  /** Also return source paths that are equal on both sides (modes that act on them: archive). */
+  readonly includeEqual?: boolean
 }
 
 /** Reads the differences of two endpoints from the index. */
@@ -58,7 +60,7 @@ export class IndexDiff extends Context.Tag("@conduit/resolver/IndexDiff")<IndexD
 
 const COLUMNS = ["kind", "size", "mtime_s", "mtime_ns", "mode", "hash", "link_target"] as const
 
-const fingerprint = (row: ReadonlyArray<unknown>, offset: number): Fingerprint | null =>
+const fingerprint = (row: ReadonlyArray<unknown>, offset: number): Fingerprint.Fingerprint | null =>
   row[offset] === null
     ? null
     : {
@@ -85,17 +87,17 @@ export const make: Effect.Effect<IndexDiff["Type"], never, SqlClient.SqlClient |
     e.dir === "" ? sql`1 = 1` : sql`${sql.literal(alias)}.path >= ${e.dir + "/"} AND ${sql.literal(alias)}.path < ${e.dir + "0"}`
   const cols = (alias: string) => sql.literal(COLUMNS.map((c) => `${alias}.${c}`).join(", "))
   const nulls = sql.literal(COLUMNS.map(() => "NULL").join(", "))
-  // Equal unless content, size, type, permissions or target differ, or the mtimes are 1 µs or
-  // more apart: Node sets times as a double of seconds, ~0.24 µs short of nanoseconds.
+  // Equal unless content, size, type, permissions or target differ, or the mtimes are 2 µs or
+  // more apart (Fingerprint.mtimeToleranceNs: what setting a time from Node can miss by).
   const differs = sql.literal(
     ["kind", "size", "mode", "hash", "link_target"].map((c) => `t.${c} IS s.${c}`).join(" AND ") +
-      " AND abs((t.mtime_s - s.mtime_s) * 1000000000 + (t.mtime_ns - s.mtime_ns)) < 1000"
+      ` AND abs((t.mtime_s - s.mtime_s) * 1000000000 + (t.mtime_ns - s.mtime_ns)) < ${Fingerprint.mtimeToleranceNs}`
   )
 
   const withBaseline = (rows: ReadonlyArray<ReadonlyArray<unknown>>, options: DiffOptions) =>
     Effect.gen(function* () {
       const paths = rows.map((r) => r[0] as RelPath.RelPath)
-      const baseline = options.baseline === undefined ? new Map<string, Fingerprint>() : yield* options.baseline(paths)
+      const baseline = options.baseline === undefined ? new Map<string, Fingerprint.Fingerprint>() : yield* options.baseline(paths)
       return rows.map((r): Input => ({
         path: r[0] as RelPath.RelPath,
         source: fingerprint(r, 1),
@@ -130,7 +132,7 @@ export const make: Effect.Effect<IndexDiff["Type"], never, SqlClient.SqlClient |
           LEFT JOIN entries t ON t.location_id = ${target.location.rowId} AND t.path = ${absOf(target, sRel)} AND t.tombstone = 0
           WHERE s.location_id = ${source.location.rowId} AND s.tombstone = 0 AND ${rangeOf(source, "s")}
             ${after === null ? sql`` : sql`AND s.path > ${absOf(source, sql`${after}`)}`}
-            AND NOT (${differs})
+            ${options.includeEqual === true ? sql`` : sql`AND NOT (${differs})`}
           UNION ALL
           SELECT ${tRel} AS rel, ${nulls}, ${cols("t")}
           FROM entries t INDEXED BY sqlite_autoindex_entries_1
@@ -154,7 +156,7 @@ export const make: Effect.Effect<IndexDiff["Type"], never, SqlClient.SqlClient |
         SELECT c.rel, ${cols("s")}, ${cols("t")} FROM c
         LEFT JOIN entries s ON s.location_id = ${source.location.rowId} AND s.path = ${absOf(source, cRel)} AND s.tombstone = 0
         LEFT JOIN entries t ON t.location_id = ${target.location.rowId} AND t.path = ${absOf(target, cRel)} AND t.tombstone = 0
-        WHERE NOT (${differs}) ${after === null ? sql`` : sql`AND c.rel > ${after}`}
+        WHERE ${options.includeEqual === true ? sql`1 = 1` : sql`NOT (${differs})`} ${after === null ? sql`` : sql`AND c.rel > ${after}`}
         ORDER BY c.rel LIMIT ${limit}`.values, options)
   }
 

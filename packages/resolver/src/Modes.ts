@@ -50,6 +50,7 @@ export const archive: SyncModeStrategy = {
   description: "one way: copy to the target, then remove the source file once the target's bytes are verified",
   usesBaseline: false,
   deletesOn: ["source"],
+  actsOnEqualPaths: true,
   decide: (state) => {
     const { source } = state
     if (source === null) return nothing

@@ -45,6 +45,11 @@ export interface SyncModeStrategy {
    * side's size. Informational: guards look at the plan itself.
    */
   readonly deletesOn: ReadonlyArray<Side>
+  /**
+   * Whether the mode acts on paths that are already equal on both sides (archive removes the
+   * source copy); the diff then returns those too. Default false.
+   */
+  readonly actsOnEqualPaths?: boolean
   /** Decides one path. Pure: the same state gives the same decision. */
   readonly decide: (state: PathState) => Decision
 }

@@ -100,6 +100,8 @@ export interface ConflictRecord {
 
 /** Options of a run. */
 export interface RunOptions {
+  /** Plan with this mode instead of the conduit's (dry runs of another mode). */
+  readonly mode?: string
   /** Plan only: change nothing on disk and record no generation. */
   readonly dryRun?: boolean
   /** Run although a plan guard refuses. */
@@ -139,8 +141,11 @@ export class Conduits extends Context.Tag("@conduit/sync/Conduits")<Conduits, {
    * conduit (either way round) and an unknown mode.
    */
   readonly create: (source: string, target: string, settings: Partial<ConduitSettings> & { readonly mode: string }) => Effect.Effect<Conduit, ConduitError>
-  /** The conduit between two directories, created (or switched to `mode`) as needed. */
-  readonly ensure: (source: string, target: string, mode: string) => Effect.Effect<Conduit, ConduitError>
+  /**
+   * The conduit between two directories, created as needed; an existing one is switched to
+   * `mode` unless `switchMode` is false.
+   */
+  readonly ensure: (source: string, target: string, mode: string, switchMode?: boolean) => Effect.Effect<Conduit, ConduitError>
   readonly list: Effect.Effect<ReadonlyArray<Conduit>, ConduitError>
   /** A conduit by id (or an unambiguous id prefix). */
   readonly get: (id: string) => Effect.Effect<Conduit, ConduitError>
@@ -402,7 +407,7 @@ export const make: Effect.Effect<
     return yield* insert(source, target, { ...defaults, ...settings })
   })
 
-  const ensure = Effect.fn("Conduits.ensure")(function* (sourceInput: string, targetInput: string, mode: string) {
+  const ensure = Effect.fn("Conduits.ensure")(function* (sourceInput: string, targetInput: string, mode: string, switchMode = true) {
     yield* registry.get(mode)
     const { source, target } = yield* endpoints(sourceInput, targetInput)
     const existing = yield* findPair(source, target)
@@ -411,7 +416,7 @@ export const make: Effect.Effect<
     )
     if (same === undefined && existing.length > 0) return yield* new SyncError({ reason: "Duplicate", path: existing[0]!.uuid })
     if (same === undefined) return yield* insert(source, target, { ...defaults, mode })
-    if (same.mode !== mode) return yield* update(same.uuid, { mode })
+    if (same.mode !== mode && switchMode) return yield* update(same.uuid, { mode })
     return yield* toConduit(same)
   })
 
@@ -493,19 +498,28 @@ export const make: Effect.Effect<
   const runUnlocked = (conduit: Conduit, options: RunOptions) =>
     Effect.gen(function* () {
       const started = performance.now()
-      const mode = yield* registry.get(conduit.mode)
+      const mode = yield* registry.get(options.mode ?? conduit.mode)
       const { source, target } = conduit
-      const scan = Effect.zip(
-        indexer.scan(source.location.id, { paths: [source.dir], allowEmptyRoot: options.force === true }),
-        indexer.scan(target.location.id, { paths: [target.dir], allowEmptyRoot: options.force === true || conduit.syncGeneration === 0 })
-      )
+      const scanWith = (afterRun: boolean) =>
+        Effect.zip(
+          indexer.scan(source.location.id, { paths: [source.dir], allowEmptyRoot: afterRun || options.force === true }),
+          // After the run an emptied root is this run's doing (archive), not an unmounted disk.
+          indexer.scan(target.location.id, {
+            paths: [target.dir],
+            allowEmptyRoot: afterRun || options.force === true || conduit.syncGeneration === 0
+          })
+        )
+      const scan = scanWith(false)
       const live = yield* reapInterrupted
       const [sourceScan, targetScan] = yield* scan
       if (options.dryRun !== true) {
         yield* removeLeftovers(source.location.root, sourceScan.partials, live)
         yield* removeLeftovers(target.location.root, targetScan.partials, live)
       }
-      const diffOptions: IndexDiff.DiffOptions = mode.usesBaseline ? { baseline: baselineLoader(conduit.id) } : {}
+      const diffOptions: IndexDiff.DiffOptions = {
+        ...(mode.usesBaseline ? { baseline: baselineLoader(conduit.id) } : {}),
+        ...(mode.actsOnEqualPaths === true ? { includeEqual: true } : {})
+      }
       const resolve = Effect.map(Stream.runCollect(diff.full(source, target, diffOptions)), (states) => Planner.plan(mode, Chunk.toReadonlyArray(states)))
       const plan = yield* resolve
       const endpointState = (endpoint: ConduitEndpoint) =>
@@ -544,7 +558,7 @@ export const make: Effect.Effect<
         { source: { root: source.location.root, dir: source.dir }, target: { root: target.location.root, dir: target.dir } },
         { parallel: conduit.parallelTransfers, token, ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) }
       ).pipe(Effect.provideService(Hasher.Hasher, hasher))
-      yield* scan
+      yield* scanWith(true)
       const after = yield* resolve
       const verified = after.operations.length === 0
       if (verified && mode.usesBaseline) yield* recordBaseline(conduit.id, source)

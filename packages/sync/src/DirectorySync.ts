@@ -92,14 +92,16 @@ export const make: Effect.Effect<DirectorySync["Type"], never, Conduits.Conduits
   const sync = Effect.fn("DirectorySync.sync")(function* (sourceInput: string, targetInput: string, options: DirectorySyncOptions) {
     const sourceNew = yield* isNewLocation(sourceInput)
     const targetNew = yield* isNewLocation(targetInput)
-    let conduit = yield* conduits.ensure(sourceInput, targetInput, options.mode)
-    if (options.maxDeleteRatio !== undefined || options.parallel !== undefined) {
+    // A dry run of another mode plans with it but leaves the conduit's own mode alone.
+    let conduit = yield* conduits.ensure(sourceInput, targetInput, options.mode, options.dryRun !== true)
+    if (options.dryRun !== true && (options.maxDeleteRatio !== undefined || options.parallel !== undefined)) {
       conduit = yield* conduits.update(conduit.id, {
         ...(options.maxDeleteRatio === undefined ? {} : { maxDeleteRatio: options.maxDeleteRatio }),
         ...(options.parallel === undefined ? {} : { parallelTransfers: options.parallel })
       })
     }
     const result = yield* conduits.run(conduit.id, {
+      mode: options.mode,
       ...(options.dryRun === undefined ? {} : { dryRun: options.dryRun }),
       ...(options.force === undefined ? {} : { force: options.force }),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress })
@@ -110,7 +112,7 @@ export const make: Effect.Effect<DirectorySync["Type"], never, Conduits.Conduits
       generation: result.generation?.generation ?? null,
       source: endpoint(result.conduit.source, sourceNew),
       target: endpoint(result.conduit.target, targetNew),
-      mode: result.conduit.mode,
+      mode: options.mode,
       plan: result.plan,
       report: result.report,
       verified: result.verified,

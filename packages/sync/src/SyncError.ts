@@ -21,7 +21,7 @@ export class SyncError extends Schema.TaggedError<SyncError>()("SyncError", {
       case "NotFound":
         return `no conduit '${this.path}'`
       case "Duplicate":
-        return `a conduit between these two directories already exists ('${this.path}')`
+        return `a conduit between these two directories already exists ('${this.path}'), maybe in the other direction; run or remove that one`
       case "Disabled":
         return `conduit '${this.path}' is disabled; enable it first`
       case "Busy":
