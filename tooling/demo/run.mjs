@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
  * The demo: generates a small project-like tree (with files the index rules exclude), indexes
- * it with the real `conduit` CLI, lists it, changes it (edit, add, delete, rename) and indexes
- * it again to show that only what changed is hashed. Everything lives under `.conduit-demo/`
- * in the repository (git-ignored); run it as often as you like.
+ * it with the real `conduit` CLI, lists it, mirrors it to a backup directory, changes it (edit,
+ * add, delete, rename) and syncs again to show that only what changed is hashed and copied
+ * (the rename is a rename at the target, the deleted file is kept as a version), then keeps a
+ * second directory in two-way sync. Everything lives under `.conduit-demo/` in the repository
+ * (git-ignored); run it as often as you like.
  */
 import { execFileSync } from "node:child_process"
 import * as Crypto from "node:crypto"
@@ -16,9 +18,13 @@ const cli = Path.join(repo, "apps/cli/dist/main.js")
 const base = Path.join(repo, ".conduit-demo")
 const home = Path.join(base, "home")
 const tree = Path.join(base, "project")
+const backup = Path.join(base, "backup")
+const laptop = Path.join(base, "laptop")
 
 Fs.rmSync(base, { recursive: true, force: true })
 Fs.mkdirSync(tree, { recursive: true })
+Fs.mkdirSync(backup, { recursive: true })
+Fs.mkdirSync(laptop, { recursive: true })
 
 // A deterministic tree: sources, docs, a few binaries, and things the rules leave out.
 const random = (seed, size) => Crypto.createHash("sha256").update(String(seed)).digest().toString("hex").repeat(Math.ceil(size / 64)).slice(0, size)
@@ -43,8 +49,8 @@ write("debug.log", "log line")
 write("café-ñandú.txt", "unicode names are fine\n")
 
 const run = (...args) => {
-  console.log(`\n$ conduit ${args.join(" ")}`)
-  const out = execFileSync(process.execPath, [cli, ...args], { env: { ...process.env, CONDUIT_HOME: home }, encoding: "utf8" })
+  console.log(`\n$ conduit ${args.map((a) => a.replace(base + "/", "")).join(" ")}`)
+  const out = execFileSync(process.execPath, [cli, ...args], { env: { ...process.env, CONDUIT_HOME: home }, encoding: "utf8", cwd: base })
   process.stdout.write(out)
   return out
 }
@@ -52,7 +58,7 @@ const run = (...args) => {
 console.log(`Demo tree: ${tree}\nLibrary:   ${home}/library.db`)
 run("index", tree)
 run("ls", tree)
-run("ls", Path.join(tree, "src"), "-r")
+run("sync", tree, backup, "--mode", "mirror")
 
 // Change the tree: edit, add, delete, rename a directory.
 write("docs/chapter-0.md", "# Chapter 0\n\nRewritten.\n")
@@ -60,7 +66,17 @@ write("docs/chapter-9.md", "# A new chapter\n")
 Fs.rmSync(Path.join(tree, "assets/image-0.bin"))
 Fs.renameSync(Path.join(tree, "src/pkg4"), Path.join(tree, "src/renamed-pkg"))
 console.log("\n(edited docs/chapter-0.md, added docs/chapter-9.md, deleted assets/image-0.bin, renamed src/pkg4 → src/renamed-pkg)")
-run("index", tree)
-run("index", tree)
+run("sync", tree, backup, "--mode", "mirror", "--dry-run")
+run("sync", tree, backup, "--mode", "mirror")
+// (conduit versions PATH lists what a sync kept; see the README)
+
+// Two-way: the project and a "laptop" copy, edited on both sides.
+run("sync", tree, laptop, "--mode", "bidirectional")
+write("docs/chapter-1.md", "# Chapter 1, edited in the project\n")
+Fs.writeFileSync(Path.join(laptop, "docs/chapter-2.md"), "# Chapter 2, edited on the laptop\n")
+Fs.rmSync(Path.join(laptop, "docs/chapter-3.md"))
+console.log("\n(edited docs/chapter-1.md in the project; on the laptop edited docs/chapter-2.md and deleted docs/chapter-3.md)")
+run("sync", tree, laptop, "--mode", "bidirectional")
 run("location", "list")
-console.log("\nDemo done. node_modules, .git, .DS_Store, notes.tmp, dist/ and debug.log were left out by the index rules.")
+console.log("\nDemo done. node_modules, .git, .DS_Store, notes.tmp, dist/ and debug.log were left out by the index rules,")
+console.log("so they were neither indexed nor synced. Replaced and deleted files are in each location's .conduit/versions/.")
