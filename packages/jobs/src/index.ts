@@ -4,5 +4,6 @@
  * @since 0.1.0
  */
 export * as FileOpError from "./FileOpError.js"
+export * as JobRuntime from "./JobRuntime.js"
 export * as LocalFiles from "./LocalFiles.js"
 export * as VersionStore from "./VersionStore.js"
