@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 export * as FileOpError from "./FileOpError.js"
+export * as FileRoute from "./FileRoute.js"
 export * as JobRuntime from "./JobRuntime.js"
 export * as LocalFiles from "./LocalFiles.js"
 export * as VersionStore from "./VersionStore.js"

@@ -17,16 +17,19 @@
  */
 import type { RelPath } from "@conduit/domain"
 import { Hasher } from "@conduit/index"
-import { FileOpError, LocalFiles } from "@conduit/jobs"
+import { FileOpError, FileRoute } from "@conduit/jobs"
 import type { Plan } from "@conduit/resolver"
 import { Effect, Ref } from "effect"
-import * as Fs from "node:fs"
 import * as Path from "node:path"
 
-/** One side of the run: a location root and the endpoint directory inside it. */
+/**
+ * One side of the run: a location root, the endpoint directory inside it, and the route its
+ * file operations go through (this device's file system unless given).
+ */
 export interface Endpoint {
   readonly root: string
   readonly dir: RelPath.RelPath
+  readonly route?: FileRoute.FileRoute
 }
 
 /** An operation that did not happen, and why. */
@@ -71,6 +74,7 @@ export const run = (
     const counts = yield* Ref.make({ copied: 0, moved: 0, deleted: 0, attributes: 0, bytes: 0, done: 0 })
     const total = plan.operations.length
     const side = (s: Plan.Side) => endpoints[s]
+    const routeOf = (endpoint: Endpoint) => endpoint.route ?? FileRoute.local
     const tally = (key: "copied" | "moved" | "deleted" | "attributes", bytes = 0) =>
       Ref.updateAndGet(counts, (c) => ({ ...c, [key]: c[key] + 1, bytes: c.bytes + bytes, done: c.done + 1 })).pipe(
         Effect.tap((c) => Effect.sync(() => options.onProgress?.(c.done, total, c.bytes)))
@@ -81,16 +85,13 @@ export const run = (
     // Writing into a directory changes its mtime. Directories the plan sets a time for get that
     // time at the end; any other directory written into gets its own time back (it was equal
     // on both sides, or the plan would have said otherwise).
-    const touched = new Map<string, bigint | null>()
+    const touched = new Map<string, { readonly endpoint: Endpoint; readonly dir: string; readonly mtimeNs: bigint | null }>()
     const touch = (endpoint: Endpoint, path: RelPath.RelPath) =>
-      Effect.sync(() => {
-        const dir = Path.dirname(Path.join(endpoint.root, locationPath(endpoint, path)))
-        if (touched.has(dir)) return
-        try {
-          touched.set(dir, Fs.lstatSync(dir, { bigint: true }).mtimeNs)
-        } catch {
-          touched.set(dir, null)
-        }
+      Effect.gen(function* () {
+        const dir = Path.posix.dirname(locationPath(endpoint, path))
+        const key = `${endpoint.root}\0${dir}`
+        if (touched.has(key)) return
+        touched.set(key, { endpoint, dir: dir === "." ? "" : dir, mtimeNs: yield* routeOf(endpoint).directoryTime(endpoint.root, dir === "." ? "" : dir) })
       })
     for (const op of plan.operations) {
       if (op._tag === "Copy") yield* touch(side(op.to), op.path)
@@ -108,7 +109,7 @@ export const run = (
     for (const op of copies.filter((c) => c.entry.kind === 1).sort((a, b) => depth(a.path) - depth(b.path))) {
       const to = side(op.to)
       yield* attempt(op, Effect.zipRight(
-        LocalFiles.ensureDirectory(to.root, locationPath(to, op.path), null, op.entry.mode),
+        routeOf(to).ensureDirectory(to.root, locationPath(to, op.path), null, op.entry.mode),
         tally("copied")
       ))
       directoryTimes.push({ endpoint: to, path: op.path, mtimeNs: op.entry.mtimeNs })
@@ -117,14 +118,14 @@ export const run = (
     for (const op of copies.filter((c) => c.entry.kind === 2)) {
       const to = side(op.to)
       yield* attempt(op, Effect.zipRight(
-        LocalFiles.writeSymlink(to.root, locationPath(to, op.path), op.entry.linkTarget ?? "", op.entry.mtimeNs),
+        routeOf(to).writeSymlink(to.root, locationPath(to, op.path), op.entry.linkTarget ?? "", op.entry.mtimeNs),
         tally("copied")
       ))
     }
     yield* Effect.forEach(copies.filter((c) => c.entry.kind === 0), (op) => {
       const from = side(op.from)
       const to = side(op.to)
-      return attempt(op, LocalFiles.copyVerified({
+      return attempt(op, routeOf(to).receiveFile({
         from: Path.join(from.root, locationPath(from, op.path)),
         root: to.root,
         path: locationPath(to, op.path),
@@ -140,8 +141,8 @@ export const run = (
     for (const op of plan.operations) {
       if (op._tag !== "Move") continue
       const at = side(op.side)
-      yield* attempt(op, LocalFiles.move(at.root, locationPath(at, op.from), locationPath(at, op.to)).pipe(
-        Effect.zipRight(LocalFiles.setAttributes(at.root, locationPath(at, op.to), op.entry.mtimeNs, op.entry.mode)),
+      yield* attempt(op, routeOf(at).move(at.root, locationPath(at, op.from), locationPath(at, op.to)).pipe(
+        Effect.zipRight(routeOf(at).setAttributes(at.root, locationPath(at, op.to), op.entry.mtimeNs, op.entry.mode)),
         Effect.zipRight(tally("moved"))
       ))
     }
@@ -150,10 +151,11 @@ export const run = (
     for (const op of plan.operations) {
       if (op._tag !== "SetAttributes") continue
       const at = side(op.side)
-      const absolute = Path.join(at.root, locationPath(at, op.path))
-      if (isDirectory(absolute)) directoryTimes.push({ endpoint: at, path: op.path, mtimeNs: op.mtimeNs })
+      if ((yield* routeOf(at).directoryTime(at.root, locationPath(at, op.path))) !== null) {
+        directoryTimes.push({ endpoint: at, path: op.path, mtimeNs: op.mtimeNs })
+      }
       yield* attempt(op, Effect.zipRight(
-        LocalFiles.setAttributes(at.root, locationPath(at, op.path), op.mtimeNs, op.mode),
+        routeOf(at).setAttributes(at.root, locationPath(at, op.path), op.mtimeNs, op.mode),
         tally("attributes")
       ))
     }
@@ -166,60 +168,35 @@ export const run = (
       const at = side(op.side)
       const path = locationPath(at, op.path)
       if (op.verifiedOn === null) {
-        yield* attempt(op, Effect.zipRight(Effect.asVoid(LocalFiles.remove(at.root, path)), tally("deleted")))
+        yield* attempt(op, Effect.zipRight(Effect.asVoid(routeOf(at).remove(at.root, path)), tally("deleted")))
         continue
       }
       // Archive: re-read the other side's copy; remove the source only if it verifies.
       const copy = side(op.verifiedOn)
-      yield* attempt(op, verifiedRemoval(op, Path.join(copy.root, locationPath(copy, op.path)), Path.join(at.root, path)).pipe(
-        Effect.zipRight(tally("deleted"))
-      ))
+      const verified = routeOf(copy).verify(copy.root, locationPath(copy, op.path), {
+        kind: op.entry.kind,
+        hash: op.entry.hash,
+        size: op.entry.size,
+        linkTarget: op.entry.linkTarget
+      })
+      yield* attempt(op, Effect.flatMap(verified, (ok) =>
+        ok
+          ? Effect.zipRight(routeOf(at).unlink(at.root, path), tally("deleted"))
+          : Effect.fail(new FileOpError.FileOpError({ reason: "VerifyFailed", path: Path.join(copy.root, locationPath(copy, op.path)) }))))
     }
 
     // 5. Directory times, deepest first: the planned ones, else the time they had before.
-    const planned = new Map<string, bigint>()
-    for (const d of directoryTimes) planned.set(Path.join(d.endpoint.root, locationPath(d.endpoint, d.path)), d.mtimeNs)
-    const times = new Map<string, bigint>()
-    for (const [dir, mtimeNs] of touched) if (mtimeNs !== null) times.set(dir, mtimeNs)
-    for (const [dir, mtimeNs] of planned) times.set(dir, mtimeNs)
-    for (const [dir, mtimeNs] of [...times].sort((a, b) => b[0].split(Path.sep).length - a[0].split(Path.sep).length)) {
-      yield* Effect.ignore(LocalFiles.setAttributes(Path.dirname(dir), Path.basename(dir) as RelPath.RelPath, mtimeNs, null))
+    const times = new Map<string, { readonly endpoint: Endpoint; readonly dir: string; readonly mtimeNs: bigint }>()
+    for (const [key, t] of touched) if (t.mtimeNs !== null) times.set(key, { endpoint: t.endpoint, dir: t.dir, mtimeNs: t.mtimeNs })
+    for (const d of directoryTimes) {
+      const dir = locationPath(d.endpoint, d.path)
+      times.set(`${d.endpoint.root}\0${dir}`, { endpoint: d.endpoint, dir, mtimeNs: d.mtimeNs })
+    }
+    for (const t of [...times.values()].sort((a, b) => depth(b.dir) - depth(a.dir))) {
+      if (t.dir === "") continue // a location root is not an entry
+      yield* Effect.ignore(routeOf(t.endpoint).setAttributes(t.endpoint.root, t.dir as RelPath.RelPath, t.mtimeNs, null))
     }
 
     const c = yield* Ref.get(counts)
     return { copied: c.copied, moved: c.moved, deleted: c.deleted, attributes: c.attributes, bytes: c.bytes, skipped }
   })
-
-/** Removes `sourceFile` only if `copyFile` re-reads to the planned content. */
-const verifiedRemoval = (op: Plan.Delete, copyFile: string, sourceFile: string) =>
-  Effect.gen(function* () {
-    const hasher = yield* Hasher.Hasher
-    const notVerified = new FileOpError.FileOpError({ reason: "VerifyFailed", path: copyFile })
-    if (op.entry.kind === 2) {
-      let target: string | null = null
-      try {
-        target = Fs.readlinkSync(copyFile)
-      } catch {
-        target = null
-      }
-      if (target !== op.entry.linkTarget) return yield* notVerified
-    } else {
-      const results = yield* hasher.hashFiles([{ path: copyFile, size: op.entry.size }]).pipe(
-        Effect.orElseSucceed((): ReadonlyArray<Hasher.HashResult> => [])
-      )
-      const result = results[0]
-      if (result === undefined || result.state !== "ok" || result.hash !== op.entry.hash) return yield* notVerified
-    }
-    yield* Effect.try({
-      try: () => Fs.rmSync(sourceFile),
-      catch: (cause) => FileOpError.fromErrno(sourceFile, cause)
-    })
-  })
-
-const isDirectory = (path: string) => {
-  try {
-    return Fs.lstatSync(path).isDirectory()
-  } catch {
-    return false
-  }
-}

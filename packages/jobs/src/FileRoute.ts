@@ -1,0 +1,81 @@
+/**
+ * Where a plan's file operations happen. A plan runner talks to each side through a route:
+ * this device's file system (`local`) now; a paired peer over the transfer protocol later, with
+ * the same operations and the same guarantees (verified before visible, versions first).
+ *
+ * @since 0.1.0
+ */
+import type { RelPath } from "@conduit/domain"
+import { Hasher } from "@conduit/index"
+import { Effect } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { fromErrno, type FileOpError } from "./FileOpError.js"
+import * as LocalFiles from "./LocalFiles.js"
+import type * as VersionStore from "./VersionStore.js"
+
+/** What a route must verify for an archive delete. */
+export interface Expected {
+  readonly kind: 0 | 1 | 2
+  readonly hash: string | null
+  readonly size: number
+  readonly linkTarget: string | null
+}
+
+/** The file operations of one side. Paths are relative to the location root `root`. */
+export interface FileRoute {
+  /** Writes a verified copy of a file (see `LocalFiles.copyVerified`). */
+  readonly receiveFile: (request: LocalFiles.CopyRequest) => Effect.Effect<LocalFiles.CopyResult, FileOpError, Hasher.Hasher>
+  readonly ensureDirectory: (root: string, path: RelPath.RelPath, mtimeNs: bigint | null, mode: number | null) => Effect.Effect<void, FileOpError>
+  readonly writeSymlink: (root: string, path: RelPath.RelPath, target: string, mtimeNs: bigint | null) => Effect.Effect<void, FileOpError>
+  readonly setAttributes: (root: string, path: RelPath.RelPath, mtimeNs: bigint, mode: number | null) => Effect.Effect<void, FileOpError>
+  /** Removes a path, keeping it as a version. */
+  readonly remove: (root: string, path: RelPath.RelPath) => Effect.Effect<VersionStore.Version | null, FileOpError>
+  /** Removes a file for good (an archived source whose copy was verified elsewhere). */
+  readonly unlink: (root: string, path: RelPath.RelPath) => Effect.Effect<void, FileOpError>
+  readonly move: (root: string, from: RelPath.RelPath, to: RelPath.RelPath) => Effect.Effect<void, FileOpError>
+  /** Re-reads a path and tells whether it is what `expected` says (BLAKE3 for files). */
+  readonly verify: (root: string, path: RelPath.RelPath, expected: Expected) => Effect.Effect<boolean, never, Hasher.Hasher>
+  /** A directory's modification time (ns), or null if it does not exist. */
+  readonly directoryTime: (root: string, path: string) => Effect.Effect<bigint | null>
+}
+
+/** This device's file system. */
+export const local: FileRoute = {
+  receiveFile: LocalFiles.copyVerified,
+  ensureDirectory: LocalFiles.ensureDirectory,
+  writeSymlink: LocalFiles.writeSymlink,
+  setAttributes: LocalFiles.setAttributes,
+  remove: LocalFiles.remove,
+  unlink: (root, path) =>
+    Effect.try({
+      try: () => Fs.rmSync(Path.join(root, path)),
+      catch: (cause) => fromErrno(Path.join(root, path), cause)
+    }),
+  move: LocalFiles.move,
+  verify: (root, path, expected) =>
+    Effect.gen(function* () {
+      const absolute = Path.join(root, path)
+      if (expected.kind === 2) {
+        try {
+          return Fs.readlinkSync(absolute) === expected.linkTarget
+        } catch {
+          return false
+        }
+      }
+      const hasher = yield* Hasher.Hasher
+      const results = yield* hasher.hashFiles([{ path: absolute, size: expected.size }]).pipe(
+        Effect.orElseSucceed((): ReadonlyArray<Hasher.HashResult> => [])
+      )
+      const result = results[0]
+      return result !== undefined && result.state === "ok" && result.hash === expected.hash
+    }),
+  directoryTime: (root, path) =>
+    Effect.sync(() => {
+      try {
+        return Fs.lstatSync(Path.join(root, path), { bigint: true }).mtimeNs
+      } catch {
+        return null
+      }
+    })
+}
