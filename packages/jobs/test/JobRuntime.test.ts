@@ -2,16 +2,11 @@ import { describe, it } from "@effect/vitest"
 import { LibraryDatabase } from "@conduit/index"
 import { SqlClient } from "@effect/sql"
 import { Effect, Fiber, Layer, Ref } from "effect"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
+import * as Testkit from "@conduit/testkit"
 import { assert } from "vitest"
 import { JobRuntime } from "../src/index.js"
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "conduit-jobs-"))),
-  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-)
+const tempDir = Testkit.tempDir("conduit-jobs-")
 
 const runtimeOn = (home: string) =>
   JobRuntime.layerWith({ maxAttempts: 4, backoff: "10 millis" }).pipe(Layer.provideMerge(Layer.fresh(LibraryDatabase.layer({ home }))))

@@ -5,16 +5,13 @@ import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
+import * as Testkit from "@conduit/testkit"
 import * as Path from "node:path"
 import { assert } from "vitest"
 import { LocalFiles, VersionStore } from "../src/index.js"
 
 const rel = (p: string) => p as RelPath.RelPath
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "conduit-files-"))),
-  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-)
+const tempDir = Testkit.tempDir("conduit-files-")
 const hasher = Hasher.layerWith({ workers: 1 })
 
 /** A file with known bytes and its copy request to `root/path`. */

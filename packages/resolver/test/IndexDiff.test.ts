@@ -4,22 +4,13 @@ import { Indexer, IndexLive, Locations } from "@conduit/index"
 import { Chunk, Effect, Layer, Stream } from "effect"
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
+import * as Testkit from "@conduit/testkit"
 import * as Path from "node:path"
 import { assert } from "vitest"
 import { IndexDiff, Modes, Planner } from "../src/index.js"
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "conduit-diff-"))),
-  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-)
-
-const write = (root: string, files: Record<string, string>) => {
-  for (const [rel, content] of Object.entries(files)) {
-    Fs.mkdirSync(Path.dirname(Path.join(root, rel)), { recursive: true })
-    Fs.writeFileSync(Path.join(root, rel), content)
-  }
-}
+const tempDir = Testkit.tempDir("conduit-diff-")
+const write = Testkit.writeTree
 
 /** Same bytes, modes and mtimes (to the nanosecond), as a finished sync leaves them. */
 const copyTree = (from: string, to: string) => execFileSync("cp", ["-a", from, to])

@@ -223,6 +223,19 @@ const toGeneration = (r: GenerationRow): Generation => ({
   remaining: r.remaining
 })
 
+/** The settings as `sync_conduits` columns. */
+const settingsColumns = (settings: ConduitSettings) => ({
+  mode: settings.mode,
+  enabled: settings.enabled ? 1 : 0,
+  schedule: settings.schedule,
+  use_index_rules: settings.useIndexRules ? 1 : 0,
+  index_mode_override: settings.indexModeOverride,
+  parallel_transfers: settings.parallelTransfers,
+  bandwidth_limit_mbps: settings.bandwidthLimitMbps,
+  conflict_strategy: settings.conflictStrategy,
+  max_delete_ratio: settings.maxDeleteRatio
+})
+
 const within = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith(Path.sep) ? dir : dir + Path.sep)
 
 /** Builds the service; runs this package's migrations on the library. */
@@ -383,15 +396,7 @@ export const make: Effect.Effect<
           source_dir: source.dir,
           target_location_id: target.location.rowId,
           target_dir: target.dir,
-          mode: settings.mode,
-          enabled: settings.enabled ? 1 : 0,
-          schedule: settings.schedule,
-          use_index_rules: settings.useIndexRules ? 1 : 0,
-          index_mode_override: settings.indexModeOverride,
-          parallel_transfers: settings.parallelTransfers,
-          bandwidth_limit_mbps: settings.bandwidthLimitMbps,
-          conflict_strategy: settings.conflictStrategy,
-          max_delete_ratio: settings.maxDeleteRatio,
+          ...settingsColumns(settings),
           created_at: now,
           updated_at: now
         })
@@ -426,18 +431,7 @@ export const make: Effect.Effect<
       const conduit = yield* get(id)
       const next = { ...conduit, ...settings }
       yield* lib(sql`UPDATE sync_conduits SET ${
-        sql.update({
-          mode: next.mode,
-          enabled: next.enabled ? 1 : 0,
-          schedule: next.schedule,
-          use_index_rules: next.useIndexRules ? 1 : 0,
-          index_mode_override: next.indexModeOverride,
-          parallel_transfers: next.parallelTransfers,
-          bandwidth_limit_mbps: next.bandwidthLimitMbps,
-          conflict_strategy: next.conflictStrategy,
-          max_delete_ratio: next.maxDeleteRatio,
-          updated_at: Date.now()
-        })
+        sql.update({ ...settingsColumns(next), updated_at: Date.now() })
       } WHERE id = ${conduit.rowId}`)
       return yield* get(conduit.id)
     }).pipe(Effect.withSpan("Conduits.update"))

@@ -12,7 +12,6 @@ import { Context, Effect, Layer } from "effect"
 import * as Path from "node:path"
 import * as Conduits from "./Conduits.js"
 import type * as LocalPlanRunner from "./LocalPlanRunner.js"
-import type { SyncError } from "./SyncError.js"
 
 /** Options of one sync. */
 export interface DirectorySyncOptions {
@@ -66,16 +65,7 @@ export class DirectorySync extends Context.Tag("@conduit/sync/DirectorySync")<Di
     source: string,
     target: string,
     options: DirectorySyncOptions
-  ) => Effect.Effect<
-    DirectorySyncResult,
-    | SyncError
-    | Errors.LocationError
-    | Errors.LibraryError
-    | Errors.HashError
-    | Errors.PathError
-    | ModeRegistry.ModeError
-    | Planner.PlanGuardError
-  >
+  ) => Effect.Effect<DirectorySyncResult, Conduits.ConduitError>
 }>() {}
 
 /** Builds the service on `Conduits`. */

@@ -2,15 +2,12 @@ import { describe, it } from "@effect/vitest"
 import { IndexLive } from "@conduit/index"
 import { Effect, Layer } from "effect"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
+import * as Testkit from "@conduit/testkit"
 import * as Path from "node:path"
 import { assert } from "vitest"
 import { Conduits } from "../src/index.js"
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "conduit-conduits-"))),
-  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-)
+const tempDir = Testkit.tempDir("conduit-conduits-")
 
 const withConduits = <A, E, R>(f: (ctx: { a: string; b: string; c: string; conduits: Conduits.Conduits["Type"] }) => Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {

@@ -2,23 +2,14 @@ import { describe, it } from "@effect/vitest"
 import { IndexLive } from "@conduit/index"
 import { Effect, Layer } from "effect"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
+import * as Testkit from "@conduit/testkit"
 import * as Path from "node:path"
 import { assert } from "vitest"
 import { DirectorySync } from "../src/index.js"
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "conduit-dsync-"))),
-  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-)
-const write = (root: string, files: Record<string, string>) => {
-  for (const [rel, content] of Object.entries(files)) {
-    Fs.mkdirSync(Path.dirname(Path.join(root, rel)), { recursive: true })
-    Fs.writeFileSync(Path.join(root, rel), content)
-  }
-}
-const listing = (root: string) =>
-  Fs.readdirSync(root, { recursive: true }).map(String).filter((p) => !p.startsWith(".conduit")).sort()
+const tempDir = Testkit.tempDir("conduit-dsync-")
+const write = Testkit.writeTree
+const listing = Testkit.listTree
 
 const withSync = <A, E, R>(f: (dirs: { a: string; b: string; sync: DirectorySync.DirectorySync["Type"]["sync"] }) => Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {

@@ -6,25 +6,13 @@ import { IndexDiff, Modes, Planner, type SyncModeStrategy } from "@conduit/resol
 import { Chunk, Effect, Layer, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
+import * as Testkit from "@conduit/testkit"
 import * as Path from "node:path"
 import { assert } from "vitest"
 import { LocalPlanRunner } from "../src/index.js"
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "conduit-run-"))),
-  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-)
-const write = (root: string, files: Record<string, string | Buffer | null>) => {
-  for (const [rel, content] of Object.entries(files)) {
-    const abs = Path.join(root, rel)
-    if (content === null) Fs.mkdirSync(abs, { recursive: true })
-    else {
-      Fs.mkdirSync(Path.dirname(abs), { recursive: true })
-      Fs.writeFileSync(abs, content)
-    }
-  }
-}
+const tempDir = Testkit.tempDir("conduit-run-")
+const write = Testkit.writeTree
 
 /** Index both trees, plan with `mode` from the index, run it, rescan; returns what happened. */
 const syncOnce = (a: string, b: string, mode: SyncModeStrategy.SyncModeStrategy) =>
