@@ -5,16 +5,34 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import * as Limits from "./Limits.js"
 
-/** A path the command needs in the index is not there. */
+/**
+ * A path the command needs in the index is not there (`NotIndexed`), an option's value is out
+ * of its range (`InvalidParallel`, `InvalidMaxDeleteRatio`, `InvalidSchedule`; `value` is what
+ * was given), or `restore --version` names a version that does not exist (`NoSuchVersion`;
+ * `value` is the number asked for, `versions` how many there are).
+ */
 export class CliError extends Schema.TaggedError<CliError>()("CliError", {
-  reason: Schema.Literal("NotIndexed"),
-  path: Schema.String
+  reason: Schema.Literal("NotIndexed", "InvalidParallel", "InvalidMaxDeleteRatio", "InvalidSchedule", "NoSuchVersion"),
+  path: Schema.optional(Schema.String),
+  value: Schema.optional(Schema.String),
+  versions: Schema.optional(Schema.Number)
 }) {
   override get message(): string {
     switch (this.reason) {
       case "NotIndexed":
         return `'${this.path}' is not in the index (run 'conduit index' to update it)`
+      case "InvalidParallel":
+        return `--parallel must be a whole number from 1 to ${Limits.MAX_PARALLEL} (got ${this.value})`
+      case "InvalidMaxDeleteRatio":
+        return `--max-delete-ratio must be a number above 0 and at most 1, the largest share of a side a run may delete (got ${this.value})`
+      case "InvalidSchedule":
+        return `unknown schedule '${this.value}' (accepted: ${Limits.SCHEDULE_FORMS})`
+      case "NoSuchVersion":
+        return this.versions === 0
+          ? `there are no versions of '${this.path}' to restore`
+          : `'${this.path}' has ${this.versions === 1 ? "1 version" : `${this.versions} versions`}, so --version must be from 1 (the newest) to ${this.versions} (got ${this.value})`
     }
   }
 }

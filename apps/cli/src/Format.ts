@@ -7,9 +7,10 @@
 import type { Entry } from "@conduit/domain"
 import { Entry as EntryModule } from "@conduit/domain"
 import type { Indexer, IndexStore, Locations } from "@conduit/index"
+import type { VersionStore } from "@conduit/jobs"
 import type { Plan } from "@conduit/resolver"
-import type { DirectorySync, LocalPlanRunner } from "@conduit/sync"
-import { mtimeIso } from "./Json.js"
+import type { Conduits, DirectorySync, LocalPlanRunner } from "@conduit/sync"
+import { generationDurationMs, mtimeIso } from "./Json.js"
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
 
@@ -165,3 +166,118 @@ export const synced = (r: DirectorySync.DirectorySyncResult, report: LocalPlanRu
   `synced ${endpoint(r.source)} → ${endpoint(r.target)} (${r.mode}): ${report.copied} copied, ${report.moved} moved, ` +
   `${report.deleted} deleted, ${report.attributes} attributes set in ${duration(r.durationMs)}; ` +
   (r.verified ? "verified" : `not verified: ${r.remaining === 1 ? "1 difference remains" : `${r.remaining} differences remain`}`)
+
+// -- conduits --------------------------------------------------------------------------------
+
+/** The first 8 characters of a conduit id: what tables show, and a prefix every command accepts. */
+export const shortId = (id: string): string => id.slice(0, 8)
+
+/** A conduit in a phrase: `5b0e1c2d (/home/me/photos → /mnt/backup/photos)`. */
+export const conduitName = (c: Conduits.Conduit): string => `${shortId(c.id)} (${c.source.path} → ${c.target.path})`
+
+const yesNo = (b: boolean) => (b ? "yes" : "no")
+
+/** The conduit table of `conduit conduit list`. */
+export const conduitTable = (conduits: ReadonlyArray<Conduits.Conduit>): Array<string> =>
+  table([
+    ["ID", "MODE", "ENABLED", "GENERATION", "LAST SYNC", "SOURCE → TARGET"],
+    ...conduits.map((c) => [
+      shortId(c.id),
+      c.mode,
+      yesNo(c.enabled),
+      String(c.syncGeneration),
+      c.lastSyncCompletedAt === null ? "never" : localTime(c.lastSyncCompletedAt),
+      `${c.source.path} → ${c.target.path}`
+    ])
+  ])
+
+/** An endpoint of a conduit with the location it is in. */
+const conduitEndpoint = (e: Conduits.ConduitEndpoint): string =>
+  `${e.path} (location ${e.location.name}${e.dir === "" ? "" : `, directory ${e.dir}`})`
+
+/**
+ * Every field of a conduit, one `name  value` line each (`create`); with `last` (`show`), its
+ * last generation too (null: it never ran), then that generation's errors.
+ */
+export const conduitDetails = (c: Conduits.Conduit, last?: Conduits.Generation | null): Array<string> => [
+  ...table([
+    ["id", c.id],
+    ["source", conduitEndpoint(c.source)],
+    ["target", conduitEndpoint(c.target)],
+    ["mode", c.mode],
+    ["enabled", yesNo(c.enabled)],
+    ["schedule", c.schedule],
+    ["parallel transfers", String(c.parallelTransfers)],
+    ["max delete ratio", String(c.maxDeleteRatio)],
+    ["index rules", c.useIndexRules ? "used" : "ignored"],
+    ["index mode override", c.indexModeOverride ?? "none"],
+    ["bandwidth limit", c.bandwidthLimitMbps === null ? "none" : `${c.bandwidthLimitMbps} Mbit/s`],
+    ["conflict strategy", c.conflictStrategy],
+    ["generation", String(c.syncGeneration)],
+    ["last sync", c.lastSyncCompletedAt === null ? "never" : localTime(c.lastSyncCompletedAt)],
+    ["created", localTime(c.createdAt)],
+    ["updated", localTime(c.updatedAt)],
+    ...(last === undefined ? [] : [["last generation", last === null ? "none (it never ran)" : generationSummary(last)]])
+  ]),
+  ...(last === undefined || last === null ? [] : generationErrors(last))
+]
+
+/** A generation in one phrase: `3: completed, started 2025-03-01 14:05:09, took 1.2 s; 3 copied, …; verified`. */
+export const generationSummary = (g: Conduits.Generation): string =>
+  `${g.generation}: ${g.status}, started ${localTime(g.startedAt)}, took ${generationDuration(g)}; ${g.filesCopied} copied, ` +
+  `${g.filesDeleted} deleted, ${g.filesMoved} moved, ${bytes(g.bytesTransferred)}, ${count(g.conflictsResolved, "conflict")}; ${g.verification}`
+
+/** A generation's errors, one indented line each: `REASON: SENTENCE`. */
+const generationErrors = (g: Conduits.Generation): Array<string> => g.errors.map((e) => `  ${e.reason}: ${e.message}`)
+
+/** How long a generation took: `-` while it runs or when it was interrupted. */
+const generationDuration = (g: Conduits.Generation): string => {
+  const ms = generationDurationMs(g)
+  return ms === null ? "-" : duration(ms)
+}
+
+/**
+ * The generations of `conduit history` as a table, newest first; after each its errors, one
+ * indented line each (`REASON: SENTENCE`).
+ */
+export const generationTable = (generations: ReadonlyArray<Conduits.Generation>): Array<string> => {
+  const rows = table([
+    ["GENERATION", "STATUS", "STARTED", "DURATION", "COPIED", "DELETED", "MOVED", "BYTES", "CONFLICTS", "VERIFICATION"],
+    ...generations.map((g) => [
+      String(g.generation),
+      g.status,
+      localTime(g.startedAt),
+      generationDuration(g),
+      String(g.filesCopied),
+      String(g.filesDeleted),
+      String(g.filesMoved),
+      bytes(g.bytesTransferred),
+      String(g.conflictsResolved),
+      g.verification
+    ])
+  ])
+  return [rows[0]!, ...generations.flatMap((g, i) => [rows[i + 1]!, ...generationErrors(g)])]
+}
+
+/** The conflicts of `conduit conflicts`, newest first. */
+export const conflictTable = (conflicts: ReadonlyArray<Conduits.ConflictRecord>): Array<string> =>
+  table([
+    ["CONDUIT", "GENERATION", "PATH", "REASON", "WINNER", "RESOLUTION"],
+    ...conflicts.map((c) => [shortId(c.conduit), String(c.generation), planPath(c.path), c.reason, c.winner, c.resolution])
+  ])
+
+// -- versions --------------------------------------------------------------------------------
+
+/** The versions of `conduit versions`, numbered from 1 (the newest); a directory's size reads `directory`. */
+export const versionTable = (
+  versions: ReadonlyArray<{ readonly version: VersionStore.Version; readonly size: number | null }>
+): Array<string> =>
+  table([
+    ["VERSION", "KEPT AT", "SIZE", "FILE"],
+    ...versions.map(({ version, size }, i) => [
+      String(i + 1),
+      localTime(version.keptAt),
+      size === null ? "directory" : bytes(size),
+      version.file
+    ])
+  ])

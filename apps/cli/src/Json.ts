@@ -8,8 +8,9 @@
 import type { Entry } from "@conduit/domain"
 import { Entry as EntryModule } from "@conduit/domain"
 import type { Indexer, IndexStore, Locations } from "@conduit/index"
+import type { VersionStore } from "@conduit/jobs"
 import type { Fingerprint, Plan } from "@conduit/resolver"
-import type { DirectorySync, LocalPlanRunner } from "@conduit/sync"
+import type { Conduits, DirectorySync, LocalPlanRunner } from "@conduit/sync"
 import { describe } from "./Output.js"
 
 /** A location. */
@@ -177,6 +178,81 @@ export const syncResult = (r: DirectorySync.DirectorySyncResult, options: { read
   verified: r.verified,
   remaining: r.remaining,
   durationMs: r.durationMs
+})
+
+// -- conduits --------------------------------------------------------------------------------
+
+/** An endpoint of a conduit. */
+const conduitEndpoint = (e: Conduits.ConduitEndpoint) => ({
+  path: e.path,
+  root: e.location.root,
+  dir: e.dir,
+  location: e.location.id
+})
+
+/** Encodes a conduit: its endpoints, every setting and where its runs are. */
+export const conduit = (c: Conduits.Conduit) => ({
+  id: c.id,
+  source: conduitEndpoint(c.source),
+  target: conduitEndpoint(c.target),
+  mode: c.mode,
+  enabled: c.enabled,
+  schedule: c.schedule,
+  parallelTransfers: c.parallelTransfers,
+  maxDeleteRatio: c.maxDeleteRatio,
+  useIndexRules: c.useIndexRules,
+  indexModeOverride: c.indexModeOverride,
+  bandwidthLimitMbps: c.bandwidthLimitMbps,
+  conflictStrategy: c.conflictStrategy,
+  generation: c.syncGeneration,
+  lastSyncCompletedAt: c.lastSyncCompletedAt === null ? null : c.lastSyncCompletedAt.toISOString(),
+  createdAt: c.createdAt.toISOString(),
+  updatedAt: c.updatedAt.toISOString()
+})
+
+/**
+ * How long a generation took, or null while it runs and for one that was interrupted (its end
+ * is when a later process noticed, not when it stopped).
+ */
+export const generationDurationMs = (g: Conduits.Generation): number | null =>
+  g.completedAt === null || g.status === "interrupted" ? null : g.completedAt.getTime() - g.startedAt.getTime()
+
+/** Encodes a generation: one run of a conduit. */
+export const generation = (g: Conduits.Generation) => ({
+  generation: g.generation,
+  status: g.status,
+  startedAt: g.startedAt.toISOString(),
+  completedAt: g.completedAt === null ? null : g.completedAt.toISOString(),
+  durationMs: generationDurationMs(g),
+  filesCopied: g.filesCopied,
+  filesDeleted: g.filesDeleted,
+  filesMoved: g.filesMoved,
+  bytesTransferred: g.bytesTransferred,
+  conflictsResolved: g.conflictsResolved,
+  verification: g.verification,
+  remaining: g.remaining,
+  errors: g.errors.map((e) => ({ path: e.path, reason: e.reason, message: e.message }))
+})
+
+/** Encodes a recorded conflict. */
+export const conflictRecord = (r: Conduits.ConflictRecord) => ({
+  conduit: r.conduit,
+  generation: r.generation,
+  path: r.path,
+  reason: r.reason,
+  winner: r.winner,
+  resolution: r.resolution,
+  sourceHash: r.sourceHash,
+  targetHash: r.targetHash,
+  createdAt: r.createdAt.toISOString()
+})
+
+/** Encodes a kept version with its number (1 = the newest) and its size (null for a directory). */
+export const version = (v: VersionStore.Version, number: number, size: number | null) => ({
+  version: number,
+  keptAt: v.keptAt.toISOString(),
+  size,
+  file: v.file
 })
 
 /** An error. Internal defects have `_tag` "InternalError" and `reason` "Defect". */

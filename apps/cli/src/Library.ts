@@ -6,6 +6,8 @@
  */
 import type { Errors } from "@conduit/domain"
 import { IndexLive } from "@conduit/index"
+import type { ModeRegistry } from "@conduit/resolver"
+import { Conduits } from "@conduit/sync"
 import { Config, Effect, Layer, Option } from "effect"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -36,3 +38,12 @@ export const indexLayer: Layer.Layer<IndexLive.IndexServices, Errors.LibraryErro
 export const queryLayer: Layer.Layer<IndexLive.QueryServices, Errors.LibraryError> = Layer.unwrapEffect(
   Effect.map(home, (home) => IndexLive.queryLayer({ home }))
 )
+
+/**
+ * `Conduits` with the built-in modes, and every index service beside it: for the commands that
+ * run conduits (a run scans and hashes) or read them.
+ */
+export const conduitsLayer: Layer.Layer<
+  Conduits.Conduits | IndexLive.IndexServices,
+  Errors.LibraryError | Errors.HashError | ModeRegistry.ModeError
+> = Layer.provideMerge(Conduits.layer, indexLayer)

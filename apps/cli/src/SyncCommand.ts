@@ -11,15 +11,13 @@
  */
 import { Modes } from "@conduit/resolver"
 import { DirectorySync } from "@conduit/sync"
-import type { LocalPlanRunner } from "@conduit/sync"
 import { Args, Command, Options } from "@effect/cli"
 import { Effect, Layer } from "effect"
-import * as Format from "./Format.js"
-import * as Json from "./Json.js"
 import * as Library from "./Library.js"
 import * as Output from "./Output.js"
 import * as Paths from "./Paths.js"
 import * as Progress from "./Progress.js"
+import * as SyncReport from "./SyncReport.js"
 
 interface SyncArgs {
   readonly source: string
@@ -43,61 +41,24 @@ const sync = (args: SyncArgs) =>
         force: args.force,
         ...(onProgress === undefined ? {} : { onProgress })
       }))
-    const { plan, report } = result
-
-    if (args.json) {
-      yield* Output.printJson(Json.syncResult(result, { operations: args.dryRun }))
-    } else {
-      for (const endpoint of [result.source, result.target]) {
-        if (endpoint.addedLocation) yield* Output.line(`'${Format.endpoint(endpoint)}' was in no location: added it as a location`)
-      }
-      yield* Output.line(Format.plan(plan.summary))
-      for (const conflict of plan.conflicts) yield* Output.line(Format.conflict(conflict, report === null))
-      if (report === null) {
-        yield* Effect.forEach(plan.operations, (op) => Output.line(Format.operation(op)), { discard: true })
-        if (result.refusal !== null) yield* Output.line(`a real run would be refused: ${result.refusal.message}`)
-      } else {
-        yield* Output.line(Format.synced(result, report))
-        for (const skipped of report.skipped) yield* Output.line(Format.skipped(skipped))
-      }
-    }
-
-    if (report === null) {
-      if (!args.json) yield* Output.note("dry run: nothing was changed on disk")
-      return
-    }
-    const failure = outcome(report, result.remaining, result.verified)
-    if (failure !== null) {
-      yield* Output.note(failure)
-      return yield* new Output.Reported()
-    }
+    yield* SyncReport.print(result, { json: args.json, dryRunCommand: "'conduit sync --dry-run' with the same arguments" })
   })
 
-/** The sentence for a run that did not fully succeed, or null when it did. */
-const outcome = (report: LocalPlanRunner.RunReport, remaining: number, verified: boolean): string | null => {
-  const skipped = report.skipped.length
-  if (skipped > 0) {
-    return `${skipped === 1 ? "1 operation was" : `${skipped} operations were`} skipped and left as they were; ` +
-      "fix what is listed above and sync again"
-  }
-  if (!verified) {
-    return `the sync ran, but a fresh comparison of both sides still finds ${remaining === 1 ? "1 difference" : `${remaining} differences`}; ` +
-      "'conduit sync --dry-run' with the same arguments lists them"
-  }
-  return null
-}
+/**
+ * `--mode M`, with the built-in modes in its help; `purpose` says what the mode is for and its
+ * default. Any name is accepted here: an unknown one is the registry's `ModeError` (exit 1).
+ */
+export const modeOption = (purpose: string): Options.Options<string> =>
+  Options.text("mode").pipe(
+    Options.withPseudoName(Modes.builtins.map((m) => m.name).join("|")),
+    Options.withDescription(`${purpose}. ${Modes.builtins.map((m) => `${m.name}: ${m.description}`).join(". ")}.`)
+  )
 
 /** `conduit sync`. */
 export const command = Command.make("sync", {
   source: Args.text({ name: "SRC" }).pipe(Args.withDescription("the source directory")),
   target: Args.text({ name: "DST" }).pipe(Args.withDescription("the target directory (it must exist)")),
-  mode: Options.text("mode").pipe(
-    Options.withPseudoName(Modes.builtins.map((m) => m.name).join("|")),
-    Options.withDescription(
-      `the sync mode (default ${Modes.mirror.name}). ${Modes.builtins.map((m) => `${m.name}: ${m.description}`).join(". ")}.`
-    ),
-    Options.withDefault(Modes.mirror.name)
-  ),
+  mode: modeOption(`the sync mode (default ${Modes.mirror.name})`).pipe(Options.withDefault(Modes.mirror.name)),
   dryRun: Options.boolean("dry-run").pipe(
     Options.withDescription("index both sides and print the plan with every operation; change nothing on disk")
   ),

@@ -135,7 +135,7 @@ export class PlanGuardError extends Schema.TaggedError<PlanGuardError>()("PlanGu
       case "RootEmpty":
         return `the ${this.side} root is empty although the index had files there (unmounted?); nothing was done — pass --force if they really were deleted`
       case "TooManyDeletes":
-        return `the plan deletes ${this.deletes} of ${this.entries} entries on the ${this.side}, more than allowed; nothing was done — check the plan with --dry-run, then pass --force if it is right`
+        return `the plan deletes ${this.deletes} of ${this.entries} entries on the ${this.side}, more than allowed; nothing was done — check the plan first ('conduit plan ID' or 'conduit sync --dry-run'), then pass --force if it is right`
     }
   }
 }

@@ -347,12 +347,26 @@ export const make: Effect.Effect<
       return conduit
     })
 
-  const list = lib(sql<ConduitRow>`SELECT * FROM sync_conduits ORDER BY created_at`).pipe(
+  // A conduit whose location was removed (conduit location rm) has nothing left to sync:
+  // it goes with its history and baseline.
+  const pruneOrphans = lib(sql.withTransaction(Effect.gen(function* () {
+    const orphans = yield* sql<{ id: number; uuid: string }>`SELECT id, uuid FROM sync_conduits
+      WHERE source_location_id NOT IN (SELECT id FROM locations) OR target_location_id NOT IN (SELECT id FROM locations)`
+    for (const o of orphans) {
+      yield* sql`DELETE FROM sync_baselines WHERE pair = ${o.uuid}`
+      yield* sql`DELETE FROM sync_conflicts WHERE conduit_id = ${o.id}`
+      yield* sql`DELETE FROM sync_generations WHERE conduit_id = ${o.id}`
+      yield* sql`DELETE FROM sync_conduits WHERE id = ${o.id}`
+    }
+  })))
+
+  const list = Effect.zipRight(pruneOrphans, lib(sql<ConduitRow>`SELECT * FROM sync_conduits ORDER BY created_at`)).pipe(
     Effect.flatMap((rows) => Effect.forEach(rows, toConduit))
   )
 
   const get = (id: string) =>
     Effect.gen(function* () {
+      yield* pruneOrphans
       const rows = yield* lib(sql<ConduitRow>`SELECT * FROM sync_conduits WHERE uuid = ${id} OR uuid LIKE ${`${id.replace(/[%_]/g, "")}%`}`)
       const exact = rows.find((r) => r.uuid === id)
       if (exact !== undefined) return yield* toConduit(exact)
@@ -552,6 +566,14 @@ export const make: Effect.Effect<
         { source: { root: source.location.root, dir: source.dir }, target: { root: target.location.root, dir: target.dir } },
         { parallel: conduit.parallelTransfers, token, ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) }
       ).pipe(Effect.provideService(Hasher.Hasher, hasher))
+      // A one-way copy also gives the target directory itself the source's time (rsync -a
+      // does the same); it is no index entry, so no plan carries it.
+      if (!mode.usesBaseline && mode.deletesOn.length === 1 && mode.deletesOn[0] === "target") {
+        yield* Effect.ignore(Effect.try(() => {
+          const ns = Fs.statSync(source.path, { bigint: true }).mtimeNs
+          Fs.utimesSync(target.path, Date.now() / 1000, Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9)
+        }))
+      }
       yield* scanWith(true)
       const after = yield* resolve
       const verified = after.operations.length === 0

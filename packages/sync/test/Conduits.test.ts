@@ -44,6 +44,12 @@ describe("Conduits", () => {
         assert.strictEqual(reason(yield* Effect.flip(conduits.run(created.id))), "Disabled")
         yield* conduits.remove(second.id)
         assert.deepStrictEqual((yield* conduits.list).map((k) => k.id), [created.id])
+        // Removing a location takes its conduits with it (they have nothing left to sync).
+        const { Locations } = yield* Effect.promise(() => import("@conduit/index"))
+        const locations = yield* Locations.Locations
+        yield* locations.remove(created.source.location.id)
+        assert.deepStrictEqual(yield* conduits.list, [])
+        assert.strictEqual(reason(yield* Effect.flip(conduits.get(created.id))), "NotFound")
       })
     ), 60_000)
 
