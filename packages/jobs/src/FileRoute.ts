@@ -7,7 +7,7 @@
  */
 import type { RelPath } from "@conduit/domain"
 import { Hasher } from "@conduit/index"
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fromErrno, type FileOpError } from "./FileOpError.js"
@@ -26,6 +26,15 @@ export interface Expected {
 export interface FileRoute {
   /** Writes a verified copy of a file (see `LocalFiles.copyVerified`). */
   readonly receiveFile: (request: LocalFiles.CopyRequest) => Effect.Effect<LocalFiles.CopyResult, FileOpError, Hasher.Hasher>
+  /**
+   * Writes a batch of verified copies into one location, `parallel` at a time, with one
+   * durability barrier for the batch (see `LocalFiles.commitCopies`); results in order.
+   */
+  readonly receiveFiles: (
+    root: string,
+    requests: ReadonlyArray<LocalFiles.CopyRequest>,
+    parallel: number
+  ) => Effect.Effect<ReadonlyArray<Either.Either<LocalFiles.CopyResult, FileOpError>>, never, Hasher.Hasher>
   readonly ensureDirectory: (root: string, path: RelPath.RelPath, mtimeNs: bigint | null, mode: number | null) => Effect.Effect<void, FileOpError>
   readonly writeSymlink: (root: string, path: RelPath.RelPath, target: string, mtimeNs: bigint | null) => Effect.Effect<void, FileOpError>
   readonly setAttributes: (root: string, path: RelPath.RelPath, mtimeNs: bigint, mode: number | null) => Effect.Effect<void, FileOpError>
@@ -43,6 +52,15 @@ export interface FileRoute {
 /** This device's file system. */
 export const local: FileRoute = {
   receiveFile: LocalFiles.copyVerified,
+  receiveFiles: (root, requests, parallel) =>
+    Effect.gen(function* () {
+      void parallel // the local route copies in the kernel and hashes on the worker pool
+      const prepared = yield* LocalFiles.prepareCopies(requests)
+      const ready = prepared.flatMap((p) => (Either.isRight(p) ? [p.right] : []))
+      const committed = yield* LocalFiles.commitCopies(root, ready)
+      let next = 0
+      return prepared.map((p) => (Either.isRight(p) ? committed[next++]! : Either.left(p.left)))
+    }),
   ensureDirectory: LocalFiles.ensureDirectory,
   writeSymlink: LocalFiles.writeSymlink,
   setAttributes: LocalFiles.setAttributes,

@@ -15,7 +15,8 @@
  */
 import type { RelPath } from "@conduit/domain"
 import { Hasher } from "@conduit/index"
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
+import { execFileSync } from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -48,8 +49,11 @@ export interface CopyResult {
   readonly kept: VersionStore.Version | null
 }
 
+// A process-wide prefix and counter keep temporary names unique without a random draw per file.
+const processTag = Crypto.randomBytes(4).toString("hex")
+let tempCounter = 0
 const tempName = (name: string, token?: string) =>
-  `.conduit-tmp-${token ?? Crypto.randomBytes(4).toString("hex")}-${Crypto.randomBytes(4).toString("hex")}-${name.slice(0, 160)}`
+  `.conduit-tmp-${token ?? processTag}-${processTag.slice(0, 4)}${(tempCounter++).toString(16).padStart(4, "0")}-${name.slice(0, 160)}`
 
 /** The run token in a temporary file's name, if it is one of ours. */
 export const tokenOf = (name: string): string | null => {
@@ -66,8 +70,13 @@ const fsyncDirectory = (dir: string) => {
   }
 }
 
-/** Seconds as a double: what `futimes` takes (it lands within ~0.24 µs of the nanoseconds). */
-const seconds = (ns: bigint) => Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9
+/**
+ * Seconds as a double, for `futimes`/`utimes`. The file system call truncates to microseconds
+ * and the double is ~0.24 µs coarse, so half a microsecond is added: the time set is then the
+ * nearest microsecond, and setting a time read back from an earlier set gives the same time
+ * again (without it each round could lose another microsecond).
+ */
+export const seconds = (ns: bigint): number => Number(ns / 1_000_000_000n) + (Number(ns % 1_000_000_000n) + 500) / 1e9
 
 const removeQuietly = (path: string) => {
   try {
@@ -77,8 +86,20 @@ const removeQuietly = (path: string) => {
   }
 }
 
-/** Copies a file to its destination, verified; see the module comment for the steps. */
-export const copyVerified = (request: CopyRequest): Effect.Effect<CopyResult, FileOpError, Hasher.Hasher> =>
+/** A verified copy waiting under its temporary name (see `prepareCopy`). */
+export interface PreparedCopy {
+  readonly request: CopyRequest
+  readonly temp: string
+  readonly destination: string
+}
+
+/**
+ * The first half of a copy: the bytes go to a temporary file beside the destination (kernel
+ * copy), are re-read and checked against the planned BLAKE3, and get the mode and mtime.
+ * `fsync` says whether the temporary file is also fsynced now (a single copy) or left to one
+ * file-system sync for a whole batch (`commitCopies`). Nothing is visible yet.
+ */
+export const prepareCopy = (request: CopyRequest, fsync = true): Effect.Effect<PreparedCopy, FileOpError, Hasher.Hasher> =>
   Effect.gen(function* () {
     const hasher = yield* Hasher.Hasher
     const destination = Path.join(request.root, request.path)
@@ -114,35 +135,155 @@ export const copyVerified = (request: CopyRequest): Effect.Effect<CopyResult, Fi
           try {
             if (request.mode !== null) Fs.fchmodSync(fd, request.mode)
             Fs.futimesSync(fd, Date.now() / 1000, seconds(request.mtimeNs))
-            Fs.fsyncSync(fd)
+            if (fsync) Fs.fsyncSync(fd)
           } finally {
             Fs.closeSync(fd)
           }
         },
         catch: (cause) => fromErrno(destination, cause)
       })
+      return { request, temp, destination }
     })
-    yield* Effect.onError(written, () => Effect.sync(() => removeQuietly(temp)))
+    return yield* Effect.onError(written, () => Effect.sync(() => removeQuietly(temp)))
+  })
 
+/**
+ * `prepareCopy` for many files at once: the kernel copies first, then one hashing pass over
+ * all temporary files spread across the hasher's workers (no round trip per file), then modes
+ * and times. Results in order; nothing is fsynced (see `commitCopies`).
+ */
+export const prepareCopies = (
+  requests: ReadonlyArray<CopyRequest>
+): Effect.Effect<ReadonlyArray<Either.Either<PreparedCopy, FileOpError>>, never, Hasher.Hasher> =>
+  Effect.gen(function* () {
+    const hasher = yield* Hasher.Hasher
+    const made = new Set<string>()
+    const staged: Array<Either.Either<PreparedCopy, FileOpError>> = requests.map((request) => {
+      const destination = Path.join(request.root, request.path)
+      const dir = Path.dirname(destination)
+      let size: number
+      try {
+        size = Fs.statSync(request.from).size
+      } catch (cause) {
+        return Either.left((cause as NodeJS.ErrnoException).code === "ENOENT"
+          ? new FileOpError({ reason: "SourceMissing", path: request.from })
+          : fromErrno(request.from, cause))
+      }
+      if (size !== request.size) return Either.left(new FileOpError({ reason: "SourceChanged", path: request.from }))
+      const temp = Path.join(dir, tempName(Path.basename(destination), request.token))
+      try {
+        if (!made.has(dir)) {
+          Fs.mkdirSync(dir, { recursive: true })
+          made.add(dir)
+        }
+        Fs.copyFileSync(request.from, temp, Fs.constants.COPYFILE_FICLONE)
+      } catch (cause) {
+        removeQuietly(temp)
+        return Either.left(fromErrno(destination, cause))
+      }
+      return Either.right({ request, temp, destination })
+    })
+    const copied = staged.flatMap((s) => (Either.isRight(s) ? [s.right] : []))
+    const tickets: Array<Hasher.HashTicket> = []
+    for (let i = 0; i < copied.length; i += 64) {
+      tickets.push(yield* hasher.submit(copied.slice(i, i + 64).map((p) => ({ path: p.temp, size: p.request.size }))).pipe(
+        Effect.orElseSucceed((): Hasher.HashTicket => ({ done: () => true, results: Effect.succeed([]) }))
+      ))
+    }
+    const hashes: Array<Hasher.HashResult | undefined> = []
+    for (const ticket of tickets) {
+      const results = yield* Effect.orElseSucceed(ticket.results, (): ReadonlyArray<Hasher.HashResult> => [])
+      for (const r of results) hashes.push(r)
+    }
+    let next = 0
+    return staged.map((s) => {
+      if (Either.isLeft(s)) return s
+      const p = s.right
+      const result = hashes[next++]
+      if (result === undefined || result.state !== "ok" || result.hash !== p.request.hash || result.size !== p.request.size) {
+        removeQuietly(p.temp)
+        return Either.left(new FileOpError({ reason: "SourceChanged", path: p.request.from }))
+      }
+      try {
+        const fd = Fs.openSync(p.temp, "r+")
+        try {
+          if (p.request.mode !== null) Fs.fchmodSync(fd, p.request.mode)
+          Fs.futimesSync(fd, Date.now() / 1000, seconds(p.request.mtimeNs))
+        } finally {
+          Fs.closeSync(fd)
+        }
+      } catch (cause) {
+        removeQuietly(p.temp)
+        return Either.left(fromErrno(p.destination, cause))
+      }
+      return Either.right(p)
+    })
+  })
+
+/**
+ * The second half: keeps what is at the destination as a version and renames the temporary
+ * file over it. The temporary file must be durable already (fsynced, or covered by a sync of
+ * its file system).
+ */
+const commit = (prepared: PreparedCopy): Effect.Effect<CopyResult, FileOpError> =>
+  Effect.gen(function* () {
+    const { request, temp, destination } = prepared
     // Keep what is there: a file is hard-linked into the versions (the path never disappears),
     // a directory or symlink is moved there (a rename cannot replace a directory).
     const existing = lstatOrNull(destination)
-    const replaced = Effect.gen(function* () {
-      const kept = existing === null
-        ? null
-        : existing.isFile()
-        ? yield* VersionStore.snapshot(request.root, request.path)
-        : yield* VersionStore.keep(request.root, request.path)
-      yield* Effect.try({
-        try: () => {
-          Fs.renameSync(temp, destination)
-          fsyncDirectory(dir)
-        },
-        catch: (cause) => fromErrno(destination, cause)
-      })
-      return { bytes: request.size, kept }
+    const kept = existing === null
+      ? null
+      : existing.isFile()
+      ? yield* VersionStore.snapshot(request.root, request.path)
+      : yield* VersionStore.keep(request.root, request.path)
+    yield* Effect.try({
+      try: () => Fs.renameSync(temp, destination),
+      catch: (cause) => fromErrno(destination, cause)
     })
-    return yield* Effect.onError(replaced, () => Effect.sync(() => removeQuietly(temp)))
+    return { bytes: request.size, kept }
+  }).pipe(Effect.onError(() => Effect.sync(() => removeQuietly(prepared.temp))))
+
+/** Flushes the whole file system holding `path` to disk (Linux `syncfs`, via coreutils). */
+export const syncFileSystem = (path: string): Effect.Effect<void, FileOpError> =>
+  Effect.try({
+    try: () => void execFileSync("sync", ["--file-system", path], { stdio: "ignore" }),
+    catch: (cause) => fromErrno(path, cause)
+  })
+
+/**
+ * Makes a batch of prepared copies visible: one file-system sync makes every temporary file
+ * durable, then each is renamed into place (what it replaces kept as a version), then one
+ * more sync makes the renames durable. Two syncs for the batch instead of two fsyncs per file;
+ * a crash at any point leaves each destination either as it was or complete. Returns each
+ * copy's result in order.
+ */
+export const commitCopies = (
+  root: string,
+  prepared: ReadonlyArray<PreparedCopy>
+): Effect.Effect<ReadonlyArray<Either.Either<CopyResult, FileOpError>>> =>
+  Effect.gen(function* () {
+    if (prepared.length === 0) return []
+    const flushed = yield* Effect.either(syncFileSystem(root))
+    if (Either.isLeft(flushed)) {
+      for (const p of prepared) removeQuietly(p.temp)
+      const failure = flushed.left
+      return prepared.map(() => Either.left(failure))
+    }
+    const results = yield* Effect.forEach(prepared, (p) => Effect.either(commit(p)))
+    yield* Effect.ignore(syncFileSystem(root))
+    return results
+  })
+
+/** Copies a file to its destination, verified; see the module comment for the steps. */
+export const copyVerified = (request: CopyRequest): Effect.Effect<CopyResult, FileOpError, Hasher.Hasher> =>
+  Effect.gen(function* () {
+    const prepared = yield* prepareCopy(request, true)
+    const result = yield* commit(prepared)
+    yield* Effect.try({
+      try: () => fsyncDirectory(Path.dirname(prepared.destination)),
+      catch: (cause) => fromErrno(prepared.destination, cause)
+    })
+    return result
   })
 
 /** Creates (or keeps) a directory with the given mode and mtime; a file or symlink in the way is kept as a version. */

@@ -561,21 +561,26 @@ export const make: Effect.Effect<
       }`)
       yield* lib(sql`UPDATE sync_conduits SET sync_generation = ${generation} WHERE id = ${conduit.rowId}`)
 
-      const report = yield* LocalPlanRunner.run(
-        plan,
-        { source: { root: source.location.root, dir: source.dir }, target: { root: target.location.root, dir: target.dir } },
-        { parallel: conduit.parallelTransfers, token, ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) }
-      ).pipe(Effect.provideService(Hasher.Hasher, hasher))
+      // Nothing to do: the index, just refreshed, already shows both sides equal — no run, no
+      // second scan, no second resolve.
+      const idle = plan.operations.length === 0
+      const report: LocalPlanRunner.RunReport = idle
+        ? { copied: 0, moved: 0, deleted: 0, attributes: 0, bytes: 0, skipped: [] }
+        : yield* LocalPlanRunner.run(
+          plan,
+          { source: { root: source.location.root, dir: source.dir }, target: { root: target.location.root, dir: target.dir } },
+          { parallel: conduit.parallelTransfers, token, ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) }
+        ).pipe(Effect.provideService(Hasher.Hasher, hasher))
       // A one-way copy also gives the target directory itself the source's time (rsync -a
       // does the same); it is no index entry, so no plan carries it.
-      if (!mode.usesBaseline && mode.deletesOn.length === 1 && mode.deletesOn[0] === "target") {
+      if (!idle && !mode.usesBaseline && mode.deletesOn.length === 1 && mode.deletesOn[0] === "target") {
         yield* Effect.ignore(Effect.try(() => {
           const ns = Fs.statSync(source.path, { bigint: true }).mtimeNs
-          Fs.utimesSync(target.path, Date.now() / 1000, Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9)
+          Fs.utimesSync(target.path, Date.now() / 1000, LocalFiles.seconds(ns))
         }))
       }
-      yield* scanWith(true)
-      const after = yield* resolve
+      if (!idle) yield* scanWith(true)
+      const after = idle ? plan : yield* resolve
       const verified = after.operations.length === 0
       if (verified && mode.usesBaseline) yield* recordBaseline(conduit.id, source)
       const errors: Array<GenerationError> = report.skipped.map((s) => ({
