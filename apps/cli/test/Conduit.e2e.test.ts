@@ -7,48 +7,16 @@
  * Trees get whole-second modification times (`settle`), and edits explicit ones, so that
  * comparisons are exact and the winner of a conflict is known.
  */
-import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import { afterEach, assert, beforeAll, beforeEach, describe, it } from "vitest"
-
-const CLI = fileURLToPath(new URL("../dist/main.js", import.meta.url))
-
-interface Result {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
+import { CLI, runners } from "./support.js"
 
 let home: string
 let work: string
 
-/** Runs `conduit ARGS` to the end; stdout and stderr are pipes (no progress bar). */
-const conduit = (...args: Array<string>): Promise<Result> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: work,
-      env: { ...process.env, CONDUIT_HOME: home, NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-  })
-
-/** Runs a `--json` command, checks its exit code and parses its one document. */
-const json = async <A = any>(code: number, ...args: Array<string>): Promise<A> => {
-  const r = await conduit(...args, "--json")
-  assert.strictEqual(r.code, code, `conduit ${args.join(" ")} --json: ${r.stderr}`)
-  const lines = r.stdout.trim().split("\n")
-  assert.lengthOf(lines, 1, "one JSON document on one line")
-  return JSON.parse(lines[0]!) as A
-}
+const { conduit, json } = runners(() => ({ home, work }))
 
 /** The lines of a command's stdout, after checking that it exited with `code`. */
 const lines = async (code: number, ...args: Array<string>): Promise<Array<string>> => {
