@@ -10,6 +10,7 @@ import pkg from "../package.json" with { type: "json" }
 import * as ConduitCommand from "./ConduitCommand.js"
 import * as HistoryCommand from "./HistoryCommand.js"
 import * as IndexCommand from "./IndexCommand.js"
+import * as JobsCommand from "./JobsCommand.js"
 import * as LocationCommand from "./LocationCommand.js"
 import * as LsCommand from "./LsCommand.js"
 import * as Output from "./Output.js"
@@ -28,6 +29,7 @@ export const command = Command.make("conduit").pipe(
     ...ConduitCommand.commands,
     RunCommand.run,
     RunCommand.plan,
+    JobsCommand.command,
     HistoryCommand.history,
     HistoryCommand.conflicts,
     VersionsCommand.versions,

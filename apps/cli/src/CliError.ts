@@ -11,10 +11,11 @@ import * as Limits from "./Limits.js"
  * A path the command needs in the index is not there (`NotIndexed`), an option's value is out
  * of its range (`InvalidParallel`, `InvalidMaxDeleteRatio`, `InvalidSchedule`; `value` is what
  * was given), or `restore --version` names a version that does not exist (`NoSuchVersion`;
- * `value` is the number asked for, `versions` how many there are).
+ * `value` is the number asked for, `versions` how many there are), or a job id matches no job (`UnknownJob`), several
+ * (`AmbiguousJob`) or one that has ended (`JobEnded`).
  */
 export class CliError extends Schema.TaggedError<CliError>()("CliError", {
-  reason: Schema.Literal("NotIndexed", "InvalidParallel", "InvalidMaxDeleteRatio", "InvalidSchedule", "NoSuchVersion"),
+  reason: Schema.Literal("NotIndexed", "InvalidParallel", "InvalidMaxDeleteRatio", "InvalidSchedule", "NoSuchVersion", "UnknownJob", "AmbiguousJob", "JobEnded"),
   path: Schema.optional(Schema.String),
   value: Schema.optional(Schema.String),
   versions: Schema.optional(Schema.Number)
@@ -29,6 +30,12 @@ export class CliError extends Schema.TaggedError<CliError>()("CliError", {
         return `--max-delete-ratio must be a number above 0 and at most 1, the largest share of a side a run may delete (got ${this.value})`
       case "InvalidSchedule":
         return `unknown schedule '${this.value}' (accepted: ${Limits.SCHEDULE_FORMS})`
+      case "UnknownJob":
+        return `no job '${this.value}' (see 'conduit jobs')`
+      case "AmbiguousJob":
+        return `'${this.value}' is the start of more than one job's id; give more of it`
+      case "JobEnded":
+        return `job ${this.value}: it has ended, so it cannot be paused, cancelled or resumed`
       case "NoSuchVersion":
         return this.versions === 0
           ? `there are no versions of '${this.path}' to restore`

@@ -165,7 +165,11 @@ export const endpoint = (e: DirectorySync.SyncedEndpoint): string => (e.dir === 
 export const synced = (r: DirectorySync.DirectorySyncResult, report: LocalPlanRunner.RunReport): string =>
   `synced ${endpoint(r.source)} → ${endpoint(r.target)} (${r.mode}): ${report.copied} copied, ${report.moved} moved, ` +
   `${report.deleted} deleted, ${report.attributes} attributes set in ${duration(r.durationMs)}; ` +
-  (r.verified ? "verified" : `not verified: ${r.remaining === 1 ? "1 difference remains" : `${r.remaining} differences remain`}`)
+  (report.stopped !== null
+    ? `${report.stopped} after ${report.copied + report.moved + report.deleted + report.attributes} of ${r.plan.operations.length} operations`
+    : r.verified
+    ? "verified"
+    : `not verified: ${r.remaining === 1 ? "1 difference remains" : `${r.remaining} differences remain`}`)
 
 // -- conduits --------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@
 import type { Entry } from "@conduit/domain"
 import { Entry as EntryModule } from "@conduit/domain"
 import type { Indexer, IndexStore, Locations } from "@conduit/index"
-import type { VersionStore } from "@conduit/jobs"
+import type { JobRuntime, VersionStore } from "@conduit/jobs"
 import type { Fingerprint, Plan } from "@conduit/resolver"
 import type { Conduits, DirectorySync, LocalPlanRunner } from "@conduit/sync"
 import { describe } from "./Output.js"
@@ -147,7 +147,9 @@ const report = (r: LocalPlanRunner.RunReport) => ({
   deleted: r.deleted,
   attributes: r.attributes,
   bytes: r.bytes,
-  skipped: r.skipped.map((s) => ({ operation: operation(s.operation), error: describe(s.error) }))
+  skipped: r.skipped.map((s) => ({ operation: operation(s.operation), error: describe(s.error) })),
+  /** "paused" or "cancelled" when the run's job was stopped at a checkpoint. */
+  stopped: r.stopped
 })
 
 /**
@@ -177,7 +179,25 @@ export const syncResult = (r: DirectorySync.DirectorySyncResult, options: { read
   refusal: r.refusal === null ? null : describe(r.refusal),
   verified: r.verified,
   remaining: r.remaining,
-  durationMs: r.durationMs
+  durationMs: r.durationMs,
+  job: r.job === null ? null : { id: r.job.id, status: r.job.status }
+})
+
+// -- jobs ------------------------------------------------------------------------------------
+
+/** Encodes a job of the runtime. */
+export const job = (j: JobRuntime.JobRecord) => ({
+  id: j.id,
+  kind: j.kind,
+  status: j.status,
+  /** The conduit of a FileSyncJob. */
+  conduit: typeof (j.payload as { conduit?: unknown } | null)?.conduit === "string" ? (j.payload as { conduit: string }).conduit : null,
+  progress: j.progress,
+  attempts: j.attempts,
+  error: j.error,
+  orphaned: j.orphaned,
+  createdAt: j.createdAt.toISOString(),
+  updatedAt: j.updatedAt.toISOString()
 })
 
 // -- conduits --------------------------------------------------------------------------------

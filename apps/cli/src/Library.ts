@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import type { Errors } from "@conduit/domain"
+import type { JobRuntime } from "@conduit/jobs"
 import { IndexLive } from "@conduit/index"
 import type { ModeRegistry } from "@conduit/resolver"
 import { Conduits } from "@conduit/sync"
@@ -40,10 +41,10 @@ export const queryLayer: Layer.Layer<IndexLive.QueryServices, Errors.LibraryErro
 )
 
 /**
- * `Conduits` with the built-in modes, and every index service beside it: for the commands that
+ * `Conduits` with the built-in modes and the job runtime, and every index service beside it: for the commands that
  * run conduits (a run scans and hashes) or read them.
  */
 export const conduitsLayer: Layer.Layer<
-  Conduits.Conduits | IndexLive.IndexServices,
+  Conduits.Conduits | JobRuntime.JobRuntime | IndexLive.IndexServices,
   Errors.LibraryError | Errors.HashError | ModeRegistry.ModeError
 > = Layer.provideMerge(Conduits.layer, indexLayer)

@@ -28,7 +28,8 @@ export const fromRun = (r: Conduits.RunResult, mode: string): DirectorySync.Dire
     verified: r.verified,
     remaining: r.remaining,
     refusal: r.refusal,
-    durationMs: r.durationMs
+    durationMs: r.durationMs,
+    job: r.job
   }
 }
 
@@ -63,6 +64,11 @@ export const print = (
     if (report === null) {
       if (!options.json) yield* Output.note("dry run: nothing was changed on disk")
       return
+    }
+    if (report.stopped !== null && result.job !== null) {
+      yield* Output.note(`the run was ${report.stopped} at a checkpoint (job ${Format.shortId(result.job.id)}); ` +
+        (report.stopped === "paused" ? `'conduit jobs resume ${Format.shortId(result.job.id)}' or the next run goes on from there` : "the next run plans afresh"))
+      return yield* new Output.Reported()
     }
     const failure = outcome(report, result.remaining, result.verified, options.dryRunCommand)
     if (failure !== null) {

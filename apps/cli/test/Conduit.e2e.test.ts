@@ -11,6 +11,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterEach, assert, beforeAll, beforeEach, describe, it } from "vitest"
+import { spawn } from "node:child_process"
 import { CLI, runners } from "./support.js"
 
 let home: string
@@ -551,4 +552,54 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
     assert.include(await refusedJson("restore", target, "--version", "2"), { _tag: "CliError", reason: "NoSuchVersion", path: target })
     assert.strictEqual(read(dst, "a.txt"), "a", "nothing was restored")
   })
+
+  it("jobs: a run paused from another process stops at a checkpoint, is listed, and resumes to a verified end", async () => {
+    const many: Record<string, string> = {}
+    for (let d = 0; d < 25; d++) for (let f = 0; f < 200; f++) many[`d${d}/f${f}.txt`] = `file ${d}/${f}`
+    const src = tree("src", many)
+    const dst = tree("dst")
+    const made = await create(src, dst, "--mode", "mirror")
+    const runner = spawn(process.execPath, [CLI, "run", made.id, "--json"], {
+      cwd: work,
+      env: { ...process.env, CONDUIT_HOME: home, NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    runner.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
+    const ended = new Promise<number | null>((resolve) => runner.on("close", resolve))
+    // Wait for the run's job, then ask for the pause from this other process.
+    let job: any
+    for (let i = 0; i < 200 && job === undefined; i++) {
+      job = (await json(0, "jobs")).jobs.find((j: any) => j.status === "running")
+      if (job === undefined) await new Promise((r) => setTimeout(r, 25))
+    }
+    assert.isDefined(job, "the run shows up as a running job")
+    assert.include(job, { kind: "FileSyncJob", conduit: made.id })
+    const paused = await json(0, "jobs", "pause", job.id.slice(0, 8))
+    assert.strictEqual(paused.job.id, job.id)
+    assert.strictEqual(await ended, 1, "a paused run did not verify")
+    const result = JSON.parse(stdout.trim())
+    assert.deepStrictEqual(result.job, { id: job.id, status: "paused" })
+    assert.strictEqual(result.report.stopped, "paused")
+    assert.isBelow(result.report.copied, 5025)
+
+    const listed = (await json(0, "jobs")).jobs
+    assert.lengthOf(listed, 1)
+    assert.include(listed[0], { id: job.id, status: "paused", orphaned: false })
+    assert.strictEqual(listed[0].progress.total, 5025)
+    const table = await lines(0, "jobs")
+    assert.match(table[1]!, new RegExp(`^${job.id.slice(0, 8)}\\s+FileSyncJob\\s+paused\\s+${made.id.slice(0, 8)}\\s+\\d+/5025 `))
+    assert.deepStrictEqual((await json(0, "history", made.id)).generations.map((g: any) => g.status), ["paused"])
+
+    // Resumed here: only what is left is copied, and the run verifies.
+    const resumed = await json(0, "jobs", "resume", job.id.slice(0, 8))
+    assert.deepStrictEqual(resumed.job, { id: job.id, status: "completed" })
+    assert.strictEqual(resumed.report.copied + result.report.copied, 5025)
+    assert.isTrue(resumed.verified)
+    assert.deepStrictEqual(files(dst), files(src))
+    assert.include((await json(0, "jobs")).jobs[0], { status: "completed" })
+    // An ended job cannot be paused or resumed again; an unknown one is named.
+    assert.strictEqual(await refused("jobs", "resume", job.id), `job ${job.id.slice(0, 8)} is completed: it has ended, so it cannot be paused, cancelled or resumed`)
+    assert.strictEqual(await refused("jobs", "pause", "ffffffff"), "no job 'ffffffff' (see 'conduit jobs')")
+  }, 120_000)
 })

@@ -34,6 +34,10 @@ export interface JobRecord {
   readonly progress: JobProgress
   readonly attempts: number
   readonly error: string | null
+  /** The process running it (or that last ran it). */
+  readonly owner: number | null
+  /** Left `running` or `queued` by a process that is gone: `resumeUnfinished` picks it up. */
+  readonly orphaned: boolean
   readonly createdAt: Date
   readonly updatedAt: Date
 }
@@ -100,6 +104,8 @@ export class JobRuntime extends Context.Tag("@conduit/jobs/JobRuntime")<JobRunti
   readonly cancel: (id: string) => Effect.Effect<JobRecord, JobError | Errors.LibraryError>
   readonly get: (id: string) => Effect.Effect<JobRecord, JobError | Errors.LibraryError>
   readonly list: Effect.Effect<ReadonlyArray<JobRecord>, Errors.LibraryError>
+  /** Jobs of a kind that have not ended (queued, running or paused), oldest first. */
+  readonly unfinished: (kind: string) => Effect.Effect<ReadonlyArray<JobRecord>, Errors.LibraryError>
   /** Progress updates of the jobs run by this process. */
   readonly progress: Stream.Stream<{ readonly id: string; readonly progress: JobProgress }>
   /** Runs again the jobs left queued or running by a process that died; returns how they ended. */
@@ -136,6 +142,9 @@ const migrations = {
   })
 }
 
+/** Ended jobs kept in the table (the newest). */
+const KEEP_ENDED_JOBS = 500
+
 interface JobRow {
   readonly id: string
   readonly kind: string
@@ -151,19 +160,6 @@ interface JobRow {
   readonly updated_at: number
 }
 
-const toRecord = (r: JobRow): JobRecord => ({
-  id: r.id,
-  kind: r.kind,
-  status: r.status,
-  payload: JSON.parse(r.payload),
-  checkpoint: r.checkpoint === null ? null : JSON.parse(r.checkpoint),
-  progress: JSON.parse(r.progress) as JobProgress,
-  attempts: r.attempts,
-  error: r.error,
-  createdAt: new Date(r.created_at),
-  updatedAt: new Date(r.updated_at)
-})
-
 const alive = (pid: number | null) => {
   if (pid === null) return false
   if (pid === process.pid) return true
@@ -174,6 +170,21 @@ const alive = (pid: number | null) => {
     return (e as NodeJS.ErrnoException).code === "EPERM"
   }
 }
+
+const toRecord = (r: JobRow): JobRecord => ({
+  id: r.id,
+  kind: r.kind,
+  status: r.status,
+  payload: JSON.parse(r.payload),
+  checkpoint: r.checkpoint === null ? null : JSON.parse(r.checkpoint),
+  progress: JSON.parse(r.progress) as JobProgress,
+  attempts: r.attempts,
+  error: r.error,
+  owner: r.pid,
+  orphaned: (r.status === "running" || r.status === "queued") && r.pid !== null && !alive(r.pid),
+  createdAt: new Date(r.created_at),
+  updatedAt: new Date(r.updated_at)
+})
 
 /** Builds the runtime; runs this module's migrations on the library. */
 export const make = (options: RuntimeOptions = {}): Effect.Effect<
@@ -205,6 +216,9 @@ export const make = (options: RuntimeOptions = {}): Effect.Effect<
       Effect.gen(function* () {
         const id = crypto.randomUUID()
         const now = Date.now()
+        // Ended jobs are history: the newest ones are kept, the table does not grow forever.
+        yield* lib(sql`DELETE FROM jobs WHERE status IN ('completed', 'cancelled', 'failed')
+          AND id NOT IN (SELECT id FROM jobs ORDER BY created_at DESC LIMIT ${KEEP_ENDED_JOBS})`)
         yield* lib(sql`INSERT INTO jobs ${
           sql.insert({ id, kind, status: "queued", payload: JSON.stringify(payload), created_at: now, updated_at: now })
         }`)
@@ -277,6 +291,11 @@ export const make = (options: RuntimeOptions = {}): Effect.Effect<
       })
 
     const list = Effect.map(lib(sql<JobRow>`SELECT * FROM jobs ORDER BY created_at`), (rows) => rows.map(toRecord))
+    const unfinished = (kind: string) =>
+      Effect.map(
+        lib(sql<JobRow>`SELECT * FROM jobs WHERE kind = ${kind} AND status IN ('queued', 'running', 'paused') ORDER BY created_at`),
+        (rows) => rows.map(toRecord)
+      )
 
     const resumeUnfinished = Effect.gen(function* () {
       const rows = yield* lib(sql<JobRow>`SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at`)
@@ -297,6 +316,7 @@ export const make = (options: RuntimeOptions = {}): Effect.Effect<
       cancel: (id) => request(id, "cancel"),
       get,
       list,
+      unfinished,
       progress: Stream.fromPubSub(updates),
       resumeUnfinished
     })

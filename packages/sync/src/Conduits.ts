@@ -16,7 +16,7 @@ import { Hasher, Indexer, type IndexLive, IndexStore, LibraryDatabase, Locations
 import { type Fingerprint, IndexDiff, ModeRegistry, type Plan, Planner } from "@conduit/resolver"
 import { Migrator, SqlClient } from "@effect/sql"
 import { Chunk, Context, Effect, Either, Layer, Stream } from "effect"
-import { LocalFiles } from "@conduit/jobs"
+import { JobRuntime, LocalFiles } from "@conduit/jobs"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -71,8 +71,11 @@ export interface Generation {
   readonly generation: number
   readonly startedAt: Date
   readonly completedAt: Date | null
-  /** `running` until the run ends; `completed` when verified, else `failed`; `interrupted` if the process died. */
-  readonly status: "running" | "completed" | "failed" | "interrupted"
+  /**
+   * `running` until the run ends; `completed` when verified, else `failed`; `paused` or
+   * `cancelled` when its job was stopped at a checkpoint; `interrupted` if the process died.
+   */
+  readonly status: "running" | "completed" | "failed" | "paused" | "cancelled" | "interrupted"
   readonly filesCopied: number
   readonly filesDeleted: number
   readonly filesMoved: number
@@ -121,6 +124,24 @@ export interface RunResult {
   /** On a dry run: the guard that would refuse the plan. */
   readonly refusal: Planner.PlanGuardError | null
   readonly durationMs: number
+  /** The `FileSyncJob` that ran it (null on a dry run) and how the job ended. */
+  readonly job: { readonly id: string; readonly status: JobRuntime.JobStatus } | null
+}
+
+/** The job kind of a conduit's run in the job runtime. */
+export const FileSyncJob = "FileSyncJob"
+
+/** A `FileSyncJob`'s stored input: the conduit, and the run options that outlive the process. */
+export interface FileSyncPayload {
+  readonly conduit: string
+  readonly force: boolean
+}
+
+/** A `FileSyncJob`'s checkpoint: the generation running and how far its plan got. */
+export interface FileSyncCheckpoint {
+  readonly generation: number
+  readonly done: number
+  readonly total: number
 }
 
 /** The errors of conduit operations. */
@@ -152,8 +173,15 @@ export class Conduits extends Context.Tag("@conduit/sync/Conduits")<Conduits, {
   readonly update: (id: string, settings: Partial<ConduitSettings>) => Effect.Effect<Conduit, ConduitError>
   /** Removes a conduit and its history; the files are not touched. */
   readonly remove: (id: string) => Effect.Effect<Conduit, ConduitError>
-  /** Runs a conduit once; see the module comment. */
+  /**
+   * Runs a conduit once (see the module comment) as a `FileSyncJob` of the job runtime: a job
+   * of this conduit left unfinished (paused, or running in a process that died) is resumed,
+   * else a new one is queued. The job can be paused or cancelled from any process; a stopped
+   * run ends at its next checkpoint with `job.status` saying so. A dry run is no job.
+   */
   readonly run: (id: string, options?: RunOptions) => Effect.Effect<RunResult, ConduitError>
+  /** Runs a `FileSyncJob` by its job id (resume of a paused or interrupted one). */
+  readonly runJob: (jobId: string, options?: Pick<RunOptions, "onProgress">) => Effect.Effect<RunResult, ConduitError | JobRuntime.JobError>
   /** Generations of a conduit, newest first. */
   readonly history: (id: string) => Effect.Effect<ReadonlyArray<Generation>, ConduitError>
   /** Conflicts, newest first; of one conduit or of all. */
@@ -189,6 +217,8 @@ interface ConduitRow {
   readonly max_delete_ratio: number
   readonly last_sync_completed_at: number | null
   readonly sync_generation: number
+  readonly source_mark: number | null
+  readonly target_mark: number | null
   readonly created_at: number
   readonly updated_at: number
 }
@@ -236,6 +266,10 @@ const settingsColumns = (settings: ConduitSettings) => ({
   max_delete_ratio: settings.maxDeleteRatio
 })
 
+/** A path relative to an endpoint directory, as a path of its location. */
+const under = (dir: RelPath.RelPath, path: RelPath.RelPath): RelPath.RelPath =>
+  (dir === "" ? path : path === "" ? dir : `${dir}/${path}`) as RelPath.RelPath
+
 const within = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith(Path.sep) ? dir : dir + Path.sep)
 
 /** Builds the service; runs this package's migrations on the library. */
@@ -250,6 +284,7 @@ export const make: Effect.Effect<
   | Hasher.Hasher
   | IndexDiff.IndexDiff
   | ModeRegistry.ModeRegistry
+  | JobRuntime.JobRuntime
 > = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const db = yield* LibraryDatabase.LibraryDatabase
@@ -259,6 +294,7 @@ export const make: Effect.Effect<
   const hasher = yield* Hasher.Hasher
   const diff = yield* IndexDiff.IndexDiff
   const registry = yield* ModeRegistry.ModeRegistry
+  const jobs = yield* JobRuntime.JobRuntime
   const lib = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, unknown> | Errors.LibraryError, R> =>
     Effect.mapError(effect, (e) => (e instanceof Errors.LibraryError ? e : LibraryDatabase.toLibraryError(e, db.file)))
 
@@ -503,21 +539,58 @@ export const make: Effect.Effect<
 
   const running = new Set<string>()
 
-  const runUnlocked = (conduit: Conduit, options: RunOptions) =>
+  /**
+   * Brings the index in line with what a run wrote: only the directories it touched are read
+   * again (shallowly; a new directory is walked whole), and the files it copied take the digest
+   * their copy was verified against instead of being read once more.
+   */
+  const reindexTouched = (conduit: Conduit, plan: Plan.Plan, report: LocalPlanRunner.RunReport) =>
+    Effect.gen(function* () {
+      const failed = new Set(report.skipped.map((s) => s.operation))
+      const dirs = { source: new Set<RelPath.RelPath>(), target: new Set<RelPath.RelPath>() }
+      const known = { source: new Map<string, Indexer.KnownHash>(), target: new Map<string, Indexer.KnownHash>() }
+      const endpoint = (side: Plan.Side) => (side === "source" ? conduit.source : conduit.target)
+      const touch = (side: Plan.Side, path: RelPath.RelPath) => dirs[side].add(under(endpoint(side).dir, RelPath.parent(path)))
+      for (const op of plan.operations) {
+        switch (op._tag) {
+          case "Copy":
+            touch(op.to, op.path)
+            if (op.entry.kind === 0 && op.entry.hash !== null && !failed.has(op)) {
+              known[op.to].set(under(endpoint(op.to).dir, op.path), { hash: op.entry.hash, size: op.entry.size, mtimeNs: op.entry.mtimeNs })
+            }
+            break
+          case "Move":
+            touch(op.side, op.from)
+            touch(op.side, op.to)
+            break
+          default:
+            touch(op.side, op.path)
+        }
+      }
+      for (const side of ["source", "target"] as const) {
+        if (dirs[side].size === 0) continue
+        // An emptied root here is this run's doing (archive), not an unmounted disk.
+        yield* indexer.scan(endpoint(side).location.id, {
+          paths: [...dirs[side]],
+          recursive: false,
+          allowEmptyRoot: true,
+          knownHashes: known[side]
+        })
+      }
+    })
+
+  const runUnlocked = (conduit: Conduit, options: RunOptions, checkpoint?: LocalPlanRunner.RunOptions["checkpoint"]) =>
     Effect.gen(function* () {
       const started = performance.now()
       const mode = yield* registry.get(options.mode ?? conduit.mode)
       const { source, target } = conduit
-      const scanWith = (afterRun: boolean) =>
-        Effect.zip(
-          indexer.scan(source.location.id, { paths: [source.dir], allowEmptyRoot: afterRun || options.force === true }),
-          // After the run an emptied root is this run's doing (archive), not an unmounted disk.
-          indexer.scan(target.location.id, {
-            paths: [target.dir],
-            allowEmptyRoot: afterRun || options.force === true || conduit.syncGeneration === 0
-          })
-        )
-      const scan = scanWith(false)
+      const scan = Effect.zip(
+        indexer.scan(source.location.id, { paths: [source.dir], allowEmptyRoot: options.force === true }),
+        indexer.scan(target.location.id, {
+          paths: [target.dir],
+          allowEmptyRoot: options.force === true || conduit.syncGeneration === 0
+        })
+      )
       const live = yield* reapInterrupted
       const [sourceScan, targetScan] = yield* scan
       if (options.dryRun !== true) {
@@ -528,7 +601,15 @@ export const make: Effect.Effect<
         ...(mode.usesBaseline ? { baseline: baselineLoader(conduit.id) } : {}),
         ...(mode.actsOnEqualPaths === true ? { includeEqual: true } : {})
       }
-      const resolve = Effect.map(Stream.runCollect(diff.full(source, target, diffOptions)), (states) => Planner.plan(mode, Chunk.toReadonlyArray(states)))
+      // After a verified run both sides were equal: only what changed since can differ now, so
+      // the resolve reads just those paths. Modes that act on equal paths read everything.
+      const [marked] = yield* lib(sql<{ source_mark: number | null; target_mark: number | null }>`
+        SELECT source_mark, target_mark FROM sync_conduits WHERE id = ${conduit.rowId}`)
+      const marks = marked?.source_mark == null || marked.target_mark == null || mode.actsOnEqualPaths === true
+        ? null
+        : { source: marked.source_mark, target: marked.target_mark }
+      const differences = marks === null ? diff.full(source, target, diffOptions) : diff.since(source, target, marks, diffOptions)
+      const resolve = Effect.map(Stream.runCollect(differences), (states) => Planner.plan(mode, Chunk.toReadonlyArray(states)))
       const plan = yield* resolve
       const endpointState = (endpoint: ConduitEndpoint) =>
         Effect.map(liveEntries(endpoint), (entries) => ({
@@ -549,10 +630,15 @@ export const make: Effect.Effect<
           verified: plan.operations.length === 0,
           remaining: plan.operations.length,
           refusal: Either.isLeft(guarded) ? guarded.left : null,
-          durationMs: Math.round(performance.now() - started)
+          durationMs: Math.round(performance.now() - started),
+          job: null
         } satisfies RunResult
       }
       if (Either.isLeft(guarded)) return yield* guarded.left
+
+      // One run per conduit across processes too: a live process's running generation wins.
+      const others = yield* lib(sql<{ pid: number | null }>`SELECT pid FROM sync_generations WHERE conduit_id = ${conduit.rowId} AND status = 'running'`)
+      if (others.some((r) => r.pid !== process.pid && alive(r.pid))) return yield* new SyncError({ reason: "Busy", path: conduit.id })
 
       const generation = conduit.syncGeneration + 1
       const token = Crypto.randomBytes(4).toString("hex")
@@ -565,11 +651,17 @@ export const make: Effect.Effect<
       // second scan, no second resolve.
       const idle = plan.operations.length === 0
       const report: LocalPlanRunner.RunReport = idle
-        ? { copied: 0, moved: 0, deleted: 0, attributes: 0, bytes: 0, skipped: [] }
+        ? { copied: 0, moved: 0, deleted: 0, attributes: 0, bytes: 0, skipped: [], stopped: null }
         : yield* LocalPlanRunner.run(
           plan,
           { source: { root: source.location.root, dir: source.dir }, target: { root: target.location.root, dir: target.dir } },
-          { parallel: conduit.parallelTransfers, token, ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) }
+          {
+            parallel: conduit.parallelTransfers,
+            token,
+            sameContent: yield* sameContentOf(conduit, plan),
+            ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+            ...(checkpoint === undefined ? {} : { checkpoint })
+          }
         ).pipe(Effect.provideService(Hasher.Hasher, hasher))
       // A one-way copy also gives the target directory itself the source's time (rsync -a
       // does the same); it is no index entry, so no plan carries it.
@@ -579,9 +671,10 @@ export const make: Effect.Effect<
           Fs.utimesSync(target.path, Date.now() / 1000, LocalFiles.seconds(ns))
         }))
       }
-      if (!idle) yield* scanWith(true)
-      const after = idle ? plan : yield* resolve
-      const verified = after.operations.length === 0
+      if (!idle) yield* reindexTouched(conduit, plan, report)
+      const after = idle || report.stopped !== null ? plan : yield* resolve
+      const verified = report.stopped === null && after.operations.length === 0
+      const newMarks = verified ? yield* diff.marks(source, target) : null
       if (verified && mode.usesBaseline) yield* recordBaseline(conduit.id, source)
       const errors: Array<GenerationError> = report.skipped.map((s) => ({
         path: s.error.path,
@@ -593,7 +686,7 @@ export const make: Effect.Effect<
         yield* sql`UPDATE sync_generations SET ${
           sql.update({
             completed_at: completedAt,
-            status: verified ? "completed" : "failed",
+            status: verified ? "completed" : report.stopped ?? "failed",
             files_copied: report.copied,
             files_deleted: report.deleted,
             files_moved: report.moved,
@@ -604,7 +697,11 @@ export const make: Effect.Effect<
             remaining: after.operations.length
           })
         } WHERE conduit_id = ${conduit.rowId} AND generation = ${generation}`
-        if (verified) yield* sql`UPDATE sync_conduits SET last_sync_completed_at = ${completedAt} WHERE id = ${conduit.rowId}`
+        yield* sql`UPDATE sync_conduits SET ${
+          sql.update(newMarks === null
+            ? { source_mark: null, target_mark: null }
+            : { last_sync_completed_at: completedAt, source_mark: newMarks.source, target_mark: newMarks.target })
+        } WHERE id = ${conduit.rowId}`
         if (plan.conflicts.length > 0) {
           yield* sql`INSERT INTO sync_conflicts ${
             sql.insert(plan.conflicts.map((c) => ({
@@ -630,18 +727,122 @@ export const make: Effect.Effect<
         verified,
         remaining: after.operations.length,
         refusal: null,
-        durationMs: Math.round(performance.now() - started)
+        durationMs: Math.round(performance.now() - started),
+        job: null
       } satisfies RunResult
+    })
+
+  /**
+   * Content the destination's location already has, by BLAKE3, for the plan's file copies: a
+   * copy then reads it on the destination's own file system (the candidate is verified like
+   * any source, and skipped for the real source if it fails).
+   */
+  const sameContentOf = (conduit: Conduit, plan: Plan.Plan) =>
+    Effect.gen(function* () {
+      const wanted = new Map<string, Array<string>>()
+      for (const op of plan.operations) {
+        if (op._tag !== "Copy" || op.entry.kind !== 0 || op.entry.hash === null) continue
+        const location = (op.to === "source" ? conduit.source : conduit.target).location
+        const list = wanted.get(location.root) ?? []
+        list.push(op.entry.hash)
+        wanted.set(location.root, list)
+      }
+      const found = new Map<string, string>()
+      for (const endpoint of [conduit.source, conduit.target]) {
+        const hashes = [...new Set(wanted.get(endpoint.location.root) ?? [])]
+        for (let i = 0; i < hashes.length; i += 500) {
+          const rows = yield* lib(sql<{ hash: string; path: string; disk_path: string | null }>`
+            SELECT hash, path, disk_path FROM entries
+            WHERE location_id = ${endpoint.location.rowId} AND tombstone = 0 AND kind = 0 AND ${sql.in("hash", hashes.slice(i, i + 500))}`)
+          for (const r of rows) if (!found.has(r.hash)) found.set(r.hash, Path.join(endpoint.location.root, r.disk_path ?? r.path))
+        }
+      }
+      return (hash: string) => found.get(hash)
+    })
+
+  /** In-process callers of the jobs this process runs: their options in, their result out. */
+  const calls = new Map<string, { readonly options: RunOptions; result?: RunResult; error?: ConduitError }>()
+
+  yield* jobs.register<FileSyncPayload, FileSyncCheckpoint>({
+    kind: FileSyncJob,
+    run: (context) =>
+      Effect.gen(function* () {
+        const call = calls.get(context.id) ?? { options: {} }
+        if (!calls.has(context.id)) calls.set(context.id, call)
+        const conduit = yield* Effect.either(get(context.payload.conduit))
+        if (Either.isLeft(conduit)) {
+          call.error = conduit.left
+          return yield* new JobRuntime.JobFailure({ message: conduit.left.message, transient: false })
+        }
+        let generation = conduit.right.syncGeneration + 1
+        const checkpoint: LocalPlanRunner.RunOptions["checkpoint"] = (progress) =>
+          context.checkpointAt({ generation, done: progress.done, total: progress.total }, progress).pipe(
+            Effect.as("continue" as const),
+            Effect.catchAll((e) => Effect.succeed(e._tag === "JobStopped" ? e.status : "continue" as const))
+          )
+        const outcome = yield* Effect.either(runUnlocked(conduit.right, { ...call.options, force: context.payload.force || call.options.force === true }, checkpoint))
+        if (Either.isLeft(outcome)) {
+          call.error = outcome.left
+          return yield* new JobRuntime.JobFailure({ message: outcome.left.message, transient: false })
+        }
+        generation = outcome.right.generation?.generation ?? generation
+        call.result = outcome.right
+        const stopped = outcome.right.report?.stopped ?? null
+        if (stopped !== null) return yield* new JobRuntime.JobStopped({ status: stopped })
+        // The job's last progress is the run's end (a stop asked for now comes too late).
+        const report = outcome.right.report
+        const total = outcome.right.plan.operations.length
+        const done = report === null ? total : report.copied + report.moved + report.deleted + report.attributes
+        yield* Effect.ignore(context.checkpointAt({ generation, done, total }, { done, total, bytes: report?.bytes ?? 0, bytesTotal: outcome.right.plan.summary.bytes }))
+      })
+  })
+
+  /** Runs a job of `conduit` to its end and gives its run's result (or the run's own error). */
+  const runAsJob = (conduit: Conduit, jobId: string, options: RunOptions) =>
+    Effect.gen(function* () {
+      if (running.has(conduit.id)) return yield* new SyncError({ reason: "Busy", path: conduit.id })
+      running.add(conduit.id)
+      const call: { options: RunOptions; result?: RunResult; error?: ConduitError } = { options }
+      calls.set(jobId, call)
+      const record = yield* jobs.run(jobId).pipe(
+        Effect.catchTag("JobError", (e) => new SyncError({ reason: "JobFailed", path: e.message })),
+        Effect.ensuring(Effect.sync(() => {
+          running.delete(conduit.id)
+          calls.delete(jobId)
+        }))
+      )
+      if (call.error !== undefined) return yield* Effect.fail(call.error)
+      if (call.result === undefined) {
+        return yield* new SyncError({ reason: "JobFailed", path: `${jobId}: ${record.error ?? record.status}` })
+      }
+      return { ...call.result, job: { id: jobId, status: record.status } } satisfies RunResult
     })
 
   const run = (id: string, options: RunOptions = {}) =>
     Effect.gen(function* () {
       const conduit = yield* get(id)
-      if (!conduit.enabled && options.dryRun !== true) return yield* new SyncError({ reason: "Disabled", path: conduit.id })
-      if (running.has(conduit.id)) return yield* new SyncError({ reason: "Busy", path: conduit.id })
-      running.add(conduit.id)
-      return yield* Effect.ensuring(runUnlocked(conduit, options), Effect.sync(() => running.delete(conduit.id)))
+      if (options.dryRun === true) {
+        if (running.has(conduit.id)) return yield* new SyncError({ reason: "Busy", path: conduit.id })
+        return yield* runUnlocked(conduit, options)
+      }
+      if (!conduit.enabled) return yield* new SyncError({ reason: "Disabled", path: conduit.id })
+      // This conduit's unfinished job (paused, or left by a process that died) goes on;
+      // one still running in a live process makes this run wait its turn.
+      const unfinished = (yield* lib(jobs.unfinished(FileSyncJob))).filter((j) => (j.payload as FileSyncPayload).conduit === conduit.id)
+      if (unfinished.some((j) => j.status === "running" && !j.orphaned)) return yield* new SyncError({ reason: "Busy", path: conduit.id })
+      const jobId = unfinished.length > 0
+        ? unfinished[0]!.id
+        : yield* lib(jobs.enqueue(FileSyncJob, { conduit: conduit.id, force: options.force === true } satisfies FileSyncPayload))
+      return yield* runAsJob(conduit, jobId, options)
     }).pipe(Effect.withSpan("Conduits.run"))
+
+  const runJob = (jobId: string, options: Pick<RunOptions, "onProgress"> = {}) =>
+    Effect.gen(function* () {
+      const job = yield* jobs.get(jobId)
+      if (job.kind !== FileSyncJob) return yield* new JobRuntime.JobError({ reason: "UnknownKind", id: jobId })
+      const conduit = yield* get((job.payload as FileSyncPayload).conduit)
+      return yield* runAsJob(conduit, jobId, options)
+    }).pipe(Effect.withSpan("Conduits.runJob"))
 
   const history = (id: string) =>
     Effect.gen(function* () {
@@ -669,11 +870,11 @@ export const make: Effect.Effect<
       }))
     })
 
-  return Conduits.of({ create, ensure, list, get, update, remove, run, history, conflicts })
+  return Conduits.of({ create, ensure, list, get, update, remove, run, runJob, history, conflicts })
 })
 
-/** The service with the built-in modes, on the index services. */
-export const layer: Layer.Layer<Conduits, Errors.LibraryError | ModeRegistry.ModeError, IndexLive.IndexServices> = Layer.effect(
+/** The service with the built-in modes and the job runtime it runs in, on the index services. */
+export const layer: Layer.Layer<Conduits | JobRuntime.JobRuntime, Errors.LibraryError | ModeRegistry.ModeError, IndexLive.IndexServices> = Layer.effect(
   Conduits,
   make
-).pipe(Layer.provide(Layer.mergeAll(IndexDiff.layer, ModeRegistry.layer)))
+).pipe(Layer.provide(Layer.mergeAll(IndexDiff.layer, ModeRegistry.layer)), Layer.provideMerge(JobRuntime.layer))

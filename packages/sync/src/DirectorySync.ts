@@ -56,6 +56,8 @@ export interface DirectorySyncResult {
   /** On a dry run: the plan guard that would refuse this plan (a real run fails with it). */
   readonly refusal: Planner.PlanGuardError | null
   readonly durationMs: number
+  /** The `FileSyncJob` that ran it and how it ended (null on a dry run). */
+  readonly job: Conduits.RunResult["job"]
 }
 
 /** Syncs two directories of this device. */
@@ -108,7 +110,8 @@ export const make: Effect.Effect<DirectorySync["Type"], never, Conduits.Conduits
       verified: result.verified,
       remaining: result.remaining,
       refusal: result.refusal,
-      durationMs: result.durationMs
+      durationMs: result.durationMs,
+      job: result.job
     } satisfies DirectorySyncResult
   })
 

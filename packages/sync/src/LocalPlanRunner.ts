@@ -46,7 +46,21 @@ export interface RunReport {
   readonly attributes: number
   readonly bytes: number
   readonly skipped: ReadonlyArray<Skipped>
+  /** Set when the run stopped early at a checkpoint; what is done stays done. */
+  readonly stopped: "paused" | "cancelled" | null
 }
+
+/** How far a run is at a checkpoint: operations and bytes done, of the plan's. */
+export interface CheckpointProgress {
+  readonly done: number
+  readonly total: number
+  readonly bytes: number
+  readonly bytesTotal: number
+}
+
+/** What a checkpoint says: go on, or stop here. */
+export type CheckpointDecision = "continue" | "paused" | "cancelled"
+
 
 /** Run settings. */
 export interface RunOptions {
@@ -56,6 +70,18 @@ export interface RunOptions {
   readonly onProgress?: (done: number, total: number, bytes: number) => void
   /** The run's token, written into temporary file names (see `LocalFiles.CopyRequest.token`). */
   readonly token?: string
+  /**
+   * Called between units of work (after each batch of file copies, every 256 other
+   * operations and between the steps) with the progress so far; a run whose job was paused or
+   * cancelled stops there. Nothing is ever stopped halfway.
+   */
+  readonly checkpoint?: (progress: CheckpointProgress) => Effect.Effect<CheckpointDecision>
+  /**
+   * Local files with the same content as a copy's source, by BLAKE3: a copy reads them instead
+   * (on the destination's own file system a reflink or in-kernel copy). A candidate whose bytes
+   * turn out different is passed over for the source.
+   */
+  readonly sameContent?: (hash: string) => string | undefined
 }
 
 const locationPath = (endpoint: Endpoint, path: RelPath.RelPath): RelPath.RelPath =>
@@ -85,6 +111,20 @@ export const run = (
     const attempt = (operation: Plan.Operation, effect: Effect.Effect<void, FileOpError.FileOpError, Hasher.Hasher>) =>
       Effect.catchAll(effect, (error) => Effect.sync(() => void skipped.push({ operation, error })))
 
+    let stopped: "paused" | "cancelled" | null = null
+    let sinceCheckpoint = 0
+    /** Asks the checkpoint (when due or `force`d); true when the run must stop. */
+    const mustStop = (force: boolean) =>
+      Effect.gen(function* () {
+        if (stopped !== null) return true
+        if (options.checkpoint === undefined || (!force && ++sinceCheckpoint < 256)) return false
+        sinceCheckpoint = 0
+        const c = yield* Ref.get(counts)
+        const decision = yield* options.checkpoint({ done: c.done, total, bytes: c.bytes, bytesTotal: plan.summary.bytes })
+        if (decision !== "continue") stopped = decision
+        return stopped !== null
+      })
+
     // Writing into a directory changes its mtime. Directories the plan sets a time for get that
     // time at the end; any other directory written into gets its own time back (it was equal
     // on both sides, or the plan would have said otherwise).
@@ -110,6 +150,7 @@ export const run = (
 
     // 1. Directories, parents first; their times are set at the end.
     for (const op of copies.filter((c) => c.entry.kind === 1).sort((a, b) => depth(a.path) - depth(b.path))) {
+      if (yield* mustStop(false)) break
       const to = side(op.to)
       yield* attempt(op, Effect.zipRight(
         routeOf(to).ensureDirectory(to.root, locationPath(to, op.path), null, op.entry.mode),
@@ -119,6 +160,7 @@ export const run = (
     }
     // Symlinks, then files, several at a time.
     for (const op of copies.filter((c) => c.entry.kind === 2)) {
+      if (yield* mustStop(false)) break
       const to = side(op.to)
       yield* attempt(op, Effect.zipRight(
         routeOf(to).writeSymlink(to.root, locationPath(to, op.path), op.entry.linkTarget ?? "", op.entry.mtimeNs),
@@ -132,8 +174,9 @@ export const run = (
       const batch = fileCopies.filter((c) => c.to === to)
       const destination = side(to)
       for (let i = 0; i < batch.length; i += FILES_PER_BATCH) {
+        if (yield* mustStop(true)) break
         const ops = batch.slice(i, i + FILES_PER_BATCH)
-        const results = yield* routeOf(destination).receiveFiles(destination.root, ops.map((op) => {
+        const requests = ops.map((op) => {
           const from = side(op.from)
           return {
             from: Path.join(from.root, locationPath(from, op.path)),
@@ -145,7 +188,21 @@ export const run = (
             mode: op.entry.mode,
             ...(options.token === undefined ? {} : { token: options.token })
           }
-        }), options.parallel ?? 4)
+        })
+        // Same content already on this device: read it instead of the source; where that
+        // candidate fails (changed since it was indexed), the source is read after all.
+        const alternative = requests.map((r) => (r.hash === "" ? undefined : options.sameContent?.(r.hash)))
+        const first = yield* routeOf(destination).receiveFiles(
+          destination.root,
+          requests.map((r, j) => (alternative[j] === undefined || alternative[j] === r.from ? r : { ...r, from: alternative[j]! })),
+          options.parallel ?? 4
+        )
+        const retry = first.flatMap((r, j) => (Either.isLeft(r) && alternative[j] !== undefined && alternative[j] !== requests[j]!.from ? [j] : []))
+        const results = [...first]
+        if (retry.length > 0) {
+          const second = yield* routeOf(destination).receiveFiles(destination.root, retry.map((j) => requests[j]!), options.parallel ?? 4)
+          retry.forEach((j, k) => (results[j] = second[k]!))
+        }
         for (let j = 0; j < ops.length; j++) {
           const result = results[j]!
           if (Either.isLeft(result)) skipped.push({ operation: ops[j]!, error: result.left })
@@ -157,6 +214,7 @@ export const run = (
     // 2. Moves.
     for (const op of plan.operations) {
       if (op._tag !== "Move") continue
+      if (yield* mustStop(false)) break
       const at = side(op.side)
       yield* attempt(op, routeOf(at).move(at.root, locationPath(at, op.from), locationPath(at, op.to)).pipe(
         Effect.zipRight(routeOf(at).setAttributes(at.root, locationPath(at, op.to), op.entry.mtimeNs, op.entry.mode)),
@@ -167,6 +225,7 @@ export const run = (
     // 3. Attributes (directories' mtimes wait for step 5).
     for (const op of plan.operations) {
       if (op._tag !== "SetAttributes") continue
+      if (yield* mustStop(false)) break
       const at = side(op.side)
       if ((yield* routeOf(at).directoryTime(at.root, locationPath(at, op.path))) !== null) {
         directoryTimes.push({ endpoint: at, path: op.path, mtimeNs: op.mtimeNs })
@@ -181,7 +240,10 @@ export const run = (
     const deletes = plan.operations
       .filter((op): op is Plan.Delete => op._tag === "Delete")
       .sort((a, b) => depth(b.path) - depth(a.path) || (a.path < b.path ? 1 : -1))
+    // Deletes wait for a checkpoint: a run paused during its copies deletes nothing yet.
+    if (deletes.length > 0) yield* mustStop(true)
     for (const op of deletes) {
+      if (yield* mustStop(false)) break
       const at = side(op.side)
       const path = locationPath(at, op.path)
       if (op.verifiedOn === null) {
@@ -215,5 +277,5 @@ export const run = (
     }
 
     const c = yield* Ref.get(counts)
-    return { copied: c.copied, moved: c.moved, deleted: c.deleted, attributes: c.attributes, bytes: c.bytes, skipped }
+    return { copied: c.copied, moved: c.moved, deleted: c.deleted, attributes: c.attributes, bytes: c.bytes, skipped, stopped }
   })

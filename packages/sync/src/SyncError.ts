@@ -7,7 +7,7 @@ import { Schema } from "effect"
 
 /** A sync that cannot run, or that ran but did not verify. */
 export class SyncError extends Schema.TaggedError<SyncError>()("SyncError", {
-  reason: Schema.Literal("SamePath", "Nested", "NotVerified", "NotFound", "Duplicate", "Disabled", "Busy"),
+  reason: Schema.Literal("SamePath", "Nested", "NotVerified", "NotFound", "Duplicate", "Disabled", "Busy", "JobFailed"),
   path: Schema.String
 }) {
   override get message(): string {
@@ -26,6 +26,8 @@ export class SyncError extends Schema.TaggedError<SyncError>()("SyncError", {
         return `conduit '${this.path}' is disabled; enable it first`
       case "Busy":
         return `conduit '${this.path}' is already syncing`
+      case "JobFailed":
+        return `the sync job ended without a result (${this.path})`
     }
   }
 }

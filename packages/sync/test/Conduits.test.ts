@@ -1,6 +1,7 @@
 import { describe, it } from "@effect/vitest"
 import { IndexLive } from "@conduit/index"
-import { Effect, Layer } from "effect"
+import { JobRuntime } from "@conduit/jobs"
+import { Effect, Layer, Runtime } from "effect"
 import * as Fs from "node:fs"
 import * as Testkit from "@conduit/testkit"
 import * as Path from "node:path"
@@ -9,7 +10,7 @@ import { Conduits } from "../src/index.js"
 
 const tempDir = Testkit.tempDir("conduit-conduits-")
 
-const withConduits = <A, E, R>(f: (ctx: { a: string; b: string; c: string; conduits: Conduits.Conduits["Type"] }) => Effect.Effect<A, E, R>) =>
+const withConduits = <A, E, R>(f: (ctx: { a: string; b: string; c: string; conduits: Conduits.Conduits["Type"] }) => Effect.Effect<A, E, R | JobRuntime.JobRuntime>) =>
   Effect.gen(function* () {
     const base = yield* tempDir
     const [a, b, c] = ["a", "b", "c"].map((n) => Path.join(base, n))
@@ -17,6 +18,14 @@ const withConduits = <A, E, R>(f: (ctx: { a: string; b: string; c: string; condu
     const layer = Conduits.layer.pipe(Layer.provideMerge(IndexLive.layer({ home: Path.join(base, "home"), workers: 1 })))
     return yield* Effect.flatMap(Conduits.Conduits, (conduits) => f({ a: a!, b: b!, c: c!, conduits })).pipe(Effect.provide(layer))
   })
+
+/** Both trees hold the same names with the same bytes. */
+const assertSameTrees = (a: string, b: string) => {
+  assert.deepStrictEqual(Testkit.listTree(b), Testkit.listTree(a))
+  for (const p of Testkit.listTree(a)) {
+    if (Fs.statSync(Path.join(a, p)).isFile()) assert.isTrue(Fs.readFileSync(Path.join(a, p)).equals(Fs.readFileSync(Path.join(b, p))), p)
+  }
+}
 
 const reason = (e: unknown) => (e as { reason?: string }).reason
 
@@ -81,6 +90,77 @@ describe("Conduits", () => {
         const dry = yield* conduits.run(conduit.id, { dryRun: true })
         assert.isNull(dry.generation)
         assert.strictEqual((yield* conduits.history(conduit.id)).length, 3)
+      })
+    ), 60_000)
+
+  it.scoped("a run is a FileSyncJob: paused at a checkpoint, resumed by the next run from where it stopped, or cancelled", () =>
+    withConduits(({ a, b, conduits }) =>
+      Effect.gen(function* () {
+        const jobs = yield* JobRuntime.JobRuntime
+        const runtime = yield* Effect.runtime<never>()
+        for (let d = 0; d < 10; d++) {
+          Fs.mkdirSync(Path.join(a, `d${d}`))
+          for (let f = 0; f < 300; f++) Fs.writeFileSync(Path.join(a, `d${d}`, `f${f}.txt`), `file ${d}/${f}`)
+        }
+        const conduit = yield* conduits.create(a, b, { mode: "mirror" })
+        // Ask for a pause as soon as the first copies are done: it lands at the next checkpoint.
+        let asked = false
+        const first = yield* conduits.run(conduit.id, {
+          onProgress: (done) => {
+            if (asked || done < 20) return
+            asked = true
+            Runtime.runFork(runtime)(Effect.flatMap(jobs.unfinished(Conduits.FileSyncJob), (js) => jobs.pause(js[0]!.id)))
+          }
+        })
+        assert.strictEqual(first.job?.status, "paused")
+        assert.strictEqual(first.generation?.status, "paused")
+        assert.isFalse(first.verified)
+        const copied = first.report!.copied
+        assert.isAbove(copied, 0)
+        assert.isBelow(copied, 3010)
+        assert.strictEqual((yield* jobs.get(first.job!.id)).status, "paused")
+        // The next run resumes the same job; what was copied is not copied again.
+        const second = yield* conduits.run(conduit.id)
+        assert.strictEqual(second.job?.id, first.job!.id)
+        assert.strictEqual(second.job?.status, "completed")
+        assert.isTrue(second.verified)
+        assert.strictEqual(second.report!.copied + copied, 3010)
+        assertSameTrees(a, b)
+        // Cancelled: the job ends for good; the next run is a new job.
+        for (let d = 0; d < 10; d++) for (let f = 0; f < 300; f++) Fs.writeFileSync(Path.join(a, `d${d}`, `f${f}.txt`), `edited ${d}/${f}`)
+        asked = false
+        const third = yield* conduits.run(conduit.id, {
+          onProgress: (done) => {
+            if (asked || done < 20) return
+            asked = true
+            Runtime.runFork(runtime)(Effect.flatMap(jobs.unfinished(Conduits.FileSyncJob), (js) => jobs.cancel(js[0]!.id)))
+          }
+        })
+        assert.strictEqual(third.job?.status, "cancelled")
+        assert.strictEqual(third.generation?.status, "cancelled")
+        const fourth = yield* conduits.run(conduit.id)
+        assert.notStrictEqual(fourth.job?.id, third.job!.id)
+        assert.isTrue(fourth.verified)
+        assertSameTrees(a, b)
+        assert.deepStrictEqual((yield* conduits.history(conduit.id)).map((g) => g.status), ["completed", "cancelled", "completed", "paused"])
+      })
+    ), 120_000)
+
+  it.scoped("re-runs after a verified run (which read only the paths changed since it) still see edits on either side", () =>
+    withConduits(({ a, b, conduits }) =>
+      Effect.gen(function* () {
+        for (let f = 0; f < 50; f++) Fs.writeFileSync(Path.join(a, `f${f}.txt`), `file ${f}`)
+        const conduit = yield* conduits.create(a, b, { mode: "mirror" })
+        assert.isTrue((yield* conduits.run(conduit.id)).verified)
+        const idle = yield* conduits.run(conduit.id)
+        assert.strictEqual(idle.plan.operations.length, 0)
+        // An edit of the target (not the source) is still found and undone by the mirror.
+        Fs.writeFileSync(Path.join(b, "f7.txt"), "changed on the target")
+        Fs.writeFileSync(Path.join(a, "new.txt"), "new on the source")
+        const third = yield* conduits.run(conduit.id)
+        assert.deepStrictEqual(third.plan.operations.map((op) => [op._tag, op._tag === "Move" ? op.to : op.path]).sort(), [["Copy", "f7.txt"], ["Copy", "new.txt"]])
+        assert.isTrue(third.verified)
+        assertSameTrees(a, b)
       })
     ), 60_000)
 })

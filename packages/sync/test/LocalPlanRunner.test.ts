@@ -137,6 +137,46 @@ describe("LocalPlanRunner", () => {
         assert.strictEqual(Fs.readFileSync(Path.join(b, "y.txt"), "utf8"), "y")
       })
     ), 60_000)
+
+  it.scoped("content already on this device is copied from there; a candidate that changed is passed over for the source", () =>
+    withLibrary(({ a, b }) =>
+      Effect.gen(function* () {
+        write(a, { "x.bin": "same bytes", "y.bin": "other bytes" })
+        write(b, { "elsewhere/copy.bin": "same bytes", "stale.bin": "other bytes" })
+        const locations = yield* Locations.Locations
+        const indexer = yield* Indexer.Indexer
+        const diff = yield* IndexDiff.IndexDiff
+        const la = yield* locations.add(a)
+        const lb = yield* locations.add(b)
+        yield* indexer.scan(la.id)
+        yield* indexer.scan(lb.id)
+        const states = Chunk.toReadonlyArray(yield* Stream.runCollect(diff.full({ location: la, dir: "" as RelPath.RelPath }, { location: lb, dir: "" as RelPath.RelPath })))
+        // Copies without deletes (the README's custom mode): the target keeps its own files.
+        const copyOnly: SyncModeStrategy.SyncModeStrategy = {
+          name: "copy-only",
+          description: "copies without deletes",
+          usesBaseline: false,
+          deletesOn: [],
+          decide: (state) => ({ operations: state.source === null ? [] : Modes.follow(state, "source") })
+        }
+        const plan = Planner.plan(copyOnly, states)
+        const copies = plan.operations.filter((op) => op._tag === "Copy").map((op) => op.path).sort()
+        assert.deepStrictEqual(copies, ["x.bin", "y.bin"])
+        const hashOf = (p: string) => (plan.operations.find((op) => op._tag === "Copy" && op.path === p) as { entry: { hash: string } }).entry.hash
+        // x.bin's source is gone: only the local candidate can give its bytes.
+        Fs.rmSync(Path.join(a, "x.bin"))
+        // y.bin's candidate changed after it was indexed: the source is read instead.
+        Fs.writeFileSync(Path.join(b, "stale.bin"), "changed since")
+        const candidates = new Map([[hashOf("x.bin"), Path.join(b, "elsewhere/copy.bin")], [hashOf("y.bin"), Path.join(b, "stale.bin")]])
+        const report = yield* LocalPlanRunner.run(plan, { source: { root: la.root, dir: "" as RelPath.RelPath }, target: { root: lb.root, dir: "" as RelPath.RelPath } }, {
+          sameContent: (hash) => candidates.get(hash)
+        })
+        assert.deepStrictEqual(report.skipped, [])
+        assert.strictEqual(report.copied, 2)
+        assert.strictEqual(Fs.readFileSync(Path.join(b, "x.bin"), "utf8"), "same bytes")
+        assert.strictEqual(Fs.readFileSync(Path.join(b, "y.bin"), "utf8"), "other bytes")
+      })
+    ), 60_000)
 })
 
 export type _ = Hasher.Hasher

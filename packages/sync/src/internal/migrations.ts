@@ -88,5 +88,12 @@ export const migrations = {
     // token in its temporary file names (a dead run's leftovers are removed by it).
     yield* sql`ALTER TABLE sync_generations ADD COLUMN pid INTEGER`
     yield* sql`ALTER TABLE sync_generations ADD COLUMN token TEXT`
+  }),
+  "0004_marks": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    // The change sequence numbers of both endpoints' locations when the last run verified both
+    // sides equal: the next run compares only the paths changed after them.
+    yield* sql`ALTER TABLE sync_conduits ADD COLUMN source_mark INTEGER`
+    yield* sql`ALTER TABLE sync_conduits ADD COLUMN target_mark INTEGER`
   })
 }
