@@ -15,7 +15,7 @@ import * as Limits from "./Limits.js"
  * (`AmbiguousJob`) or one that has ended (`JobEnded`).
  */
 export class CliError extends Schema.TaggedError<CliError>()("CliError", {
-  reason: Schema.Literal("NotIndexed", "InvalidParallel", "InvalidMaxDeleteRatio", "InvalidSchedule", "NoSuchVersion", "UnknownJob", "AmbiguousJob", "JobEnded"),
+  reason: Schema.Literal("NotIndexed", "InvalidParallel", "InvalidMaxDeleteRatio", "InvalidSchedule", "InvalidKeepVersions", "NoSuchVersion", "UnknownJob", "AmbiguousJob", "JobEnded"),
   path: Schema.optional(Schema.String),
   value: Schema.optional(Schema.String),
   versions: Schema.optional(Schema.Number)
@@ -28,6 +28,8 @@ export class CliError extends Schema.TaggedError<CliError>()("CliError", {
         return `--parallel must be a whole number from 1 to ${Limits.MAX_PARALLEL} (got ${this.value})`
       case "InvalidMaxDeleteRatio":
         return `--max-delete-ratio must be a number above 0 and at most 1, the largest share of a side a run may delete (got ${this.value})`
+      case "InvalidKeepVersions":
+        return `--keep-versions must be a whole number of days from 0 (keep forever) to ${Limits.MAX_RETENTION_DAYS} (got ${this.value})`
       case "InvalidSchedule":
         return `unknown schedule '${this.value}' (accepted: ${Limits.SCHEDULE_FORMS})`
       case "UnknownJob":

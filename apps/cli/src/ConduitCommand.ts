@@ -30,17 +30,21 @@ interface CreateArgs {
   readonly schedule: Option.Option<string>
   readonly parallel: Option.Option<number>
   readonly maxDeleteRatio: Option.Option<number>
+  readonly keepVersions: Option.Option<number>
 }
 
 /** The settings given, checked against `Limits`; the ones not given keep the library's defaults. */
 const settingsOf = (args: CreateArgs) =>
   Effect.gen(function* () {
-    const { schedule, parallel, maxDeleteRatio } = args
+    const { schedule, parallel, maxDeleteRatio, keepVersions } = args
     if (Option.isSome(schedule) && !Limits.isSchedule(schedule.value)) {
       return yield* new CliError({ reason: "InvalidSchedule", value: schedule.value })
     }
     if (Option.isSome(parallel) && !Limits.isParallel(parallel.value)) {
       return yield* new CliError({ reason: "InvalidParallel", value: String(parallel.value) })
+    }
+    if (Option.isSome(keepVersions) && !Limits.isRetentionDays(keepVersions.value)) {
+      return yield* new CliError({ reason: "InvalidKeepVersions", value: String(keepVersions.value) })
     }
     if (Option.isSome(maxDeleteRatio) && !Limits.isMaxDeleteRatio(maxDeleteRatio.value)) {
       return yield* new CliError({ reason: "InvalidMaxDeleteRatio", value: String(maxDeleteRatio.value) })
@@ -48,7 +52,8 @@ const settingsOf = (args: CreateArgs) =>
     return {
       ...(Option.isSome(schedule) ? { schedule: schedule.value } : {}),
       ...(Option.isSome(parallel) ? { parallelTransfers: parallel.value } : {}),
-      ...(Option.isSome(maxDeleteRatio) ? { maxDeleteRatio: maxDeleteRatio.value } : {})
+      ...(Option.isSome(maxDeleteRatio) ? { maxDeleteRatio: maxDeleteRatio.value } : {}),
+      ...(Option.isSome(keepVersions) ? { versionRetentionDays: keepVersions.value } : {})
     }
   })
 
@@ -78,6 +83,13 @@ const create = Command.make("conduit create", {
     Options.withPseudoName("R"),
     Options.withDescription(
       "the largest share of a side's entries a run may delete; a plan that deletes more is refused unless --force. Above 0, at most 1 (default 0.5)"
+    ),
+    Options.optional
+  ),
+  keepVersions: Options.integer("keep-versions").pipe(
+    Options.withPseudoName("DAYS"),
+    Options.withDescription(
+      `days the files a run replaces or deletes stay in the version store before a later completed run removes them; 0 keeps them forever (default 30, at most ${Limits.MAX_RETENTION_DAYS})`
     ),
     Options.optional
   ),

@@ -213,6 +213,7 @@ export const conduitDetails = (c: Conduits.Conduit, last?: Conduits.Generation |
     ["schedule", c.schedule],
     ["parallel transfers", String(c.parallelTransfers)],
     ["max delete ratio", String(c.maxDeleteRatio)],
+    ["keep versions", c.versionRetentionDays === 0 ? "forever" : `${c.versionRetentionDays} days`],
     ["index rules", c.useIndexRules ? "used" : "ignored"],
     ["index mode override", c.indexModeOverride ?? "none"],
     ["bandwidth limit", c.bandwidthLimitMbps === null ? "none" : `${c.bandwidthLimitMbps} Mbit/s`],

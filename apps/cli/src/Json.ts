@@ -220,6 +220,7 @@ export const conduit = (c: Conduits.Conduit) => ({
   schedule: c.schedule,
   parallelTransfers: c.parallelTransfers,
   maxDeleteRatio: c.maxDeleteRatio,
+  versionRetentionDays: c.versionRetentionDays,
   useIndexRules: c.useIndexRules,
   indexModeOverride: c.indexModeOverride,
   bandwidthLimitMbps: c.bandwidthLimitMbps,

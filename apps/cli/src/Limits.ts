@@ -22,6 +22,12 @@ export const isParallel = (n: number): boolean => Number.isInteger(n) && n >= 1 
  */
 export const isMaxDeleteRatio = (r: number): boolean => Number.isFinite(r) && r > 0 && r <= 1
 
+/** The longest `--keep-versions` (about 100 years); 0 means forever. */
+export const MAX_RETENTION_DAYS = 36_500
+
+/** Whether `n` is a retention in days: a whole number from 0 (forever) to `MAX_RETENTION_DAYS`. */
+export const isRetentionDays = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= MAX_RETENTION_DAYS
+
 /** The schedules `--schedule` accepts, in words (the forms `Conduits.ConduitSettings` documents). */
 export const SCHEDULE_FORMS = "manual, instant, or interval:<n>s|m|h|d with a whole n of at least 1, e.g. interval:30m"
 

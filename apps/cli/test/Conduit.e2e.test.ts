@@ -116,7 +116,7 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
     const expected: Array<[Array<string>, Array<string>]> = [
       [["conduit", "create"], [
         "<SRC>", "<DST>", "--mode mirror|bidirectional|archive", "--schedule manual|instant|interval:<n>s|m|h|d",
-        "--parallel N", "--max-delete-ratio R", "--disabled", "--json"
+        "--parallel N", "--max-delete-ratio R", "--keep-versions DAYS", "--disabled", "--json"
       ]],
       [["conduit", "list"], ["--json"]],
       [["conduit", "show"], ["<ID>", "--json"]],
@@ -143,7 +143,7 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
     const dst = tree("dst", { "old.txt": "target only" })
 
     // create, in text: the new locations, the conduit, every setting.
-    const created = await lines(0, "conduit", "create", "src", "dst", "--schedule", "interval:30m", "--parallel", "2", "--max-delete-ratio", "1")
+    const created = await lines(0, "conduit", "create", "src", "dst", "--schedule", "interval:30m", "--parallel", "2", "--max-delete-ratio", "1", "--keep-versions", "7")
     assert.deepStrictEqual(created.slice(0, 2), [
       `'${src}' was in no location: added it as a location`,
       `'${dst}' was in no location: added it as a location`
@@ -162,6 +162,7 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
         "schedule             interval:30m",
         "parallel transfers   2",
         "max delete ratio     1",
+        "keep versions        7 days",
         "generation           0",
         "last sync            never"
       ]
@@ -177,13 +178,13 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
     assert.lengthOf(listed, 1)
     const full: string = listed[0].id
     assert.deepStrictEqual(Object.keys(listed[0]), [
-      "id", "source", "target", "mode", "enabled", "schedule", "parallelTransfers", "maxDeleteRatio", "useIndexRules",
+      "id", "source", "target", "mode", "enabled", "schedule", "parallelTransfers", "maxDeleteRatio", "versionRetentionDays", "useIndexRules",
       "indexModeOverride", "bandwidthLimitMbps", "conflictStrategy", "generation", "lastSyncCompletedAt", "createdAt", "updatedAt"
     ])
     assert.deepStrictEqual(listed[0].source, { path: src, root: src, dir: "", location: listed[0].source.location })
     assert.deepStrictEqual(listed[0].target, { path: dst, root: dst, dir: "", location: listed[0].target.location })
     assert.include(listed[0], {
-      mode: "mirror", enabled: true, schedule: "interval:30m", parallelTransfers: 2, maxDeleteRatio: 1, useIndexRules: true,
+      mode: "mirror", enabled: true, schedule: "interval:30m", parallelTransfers: 2, maxDeleteRatio: 1, versionRetentionDays: 7, useIndexRules: true,
       indexModeOverride: null, bandwidthLimitMbps: null, conflictStrategy: "last-write-wins", generation: 0, lastSyncCompletedAt: null
     })
     assert.match(listed[0].createdAt, ISO)
@@ -218,11 +219,11 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
     // Again, in JSON: the document of `conduit sync`, with this conduit and its second generation.
     const again = await json(0, "run", full)
     assert.deepStrictEqual(Object.keys(again), [
-      "conduit", "generation", "source", "target", "mode", "plan", "report", "refusal", "verified", "remaining", "durationMs"
+      "conduit", "generation", "source", "target", "mode", "plan", "report", "refusal", "verified", "remaining", "durationMs", "job"
     ])
     assert.include(again, { conduit: full, generation: 2, mode: "mirror", verified: true, remaining: 0, refusal: null })
     assert.deepStrictEqual(again.source, { path: src, root: src, dir: "", addedLocation: false })
-    assert.deepStrictEqual(again.report, { copied: 0, moved: 0, deleted: 0, attributes: 0, bytes: 0, skipped: [] })
+    assert.deepStrictEqual(again.report, { copied: 0, moved: 0, deleted: 0, attributes: 0, bytes: 0, skipped: [], stopped: null })
 
     // history: newest first, in text and JSON.
     const history = await lines(0, "history", id!)
@@ -493,6 +494,8 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
     const ratio = (r: string) =>
       `--max-delete-ratio must be a number above 0 and at most 1, the largest share of a side a run may delete (got ${r})`
     for (const r of ["0", "1.5", "-0.5"]) assert.strictEqual(await refused("conduit", "create", src, dst, "--max-delete-ratio", r), ratio(r))
+    const keep = (d: string) => `--keep-versions must be a whole number of days from 0 (keep forever) to 36500 (got ${d})`
+    for (const d of ["-1", "36501"]) assert.strictEqual(await refused("conduit", "create", src, dst, "--keep-versions", d), keep(d))
     const schedule = (s: string) =>
       `unknown schedule '${s}' (accepted: manual, instant, or interval:<n>s|m|h|d with a whole n of at least 1, e.g. interval:30m)`
     for (const s of ["weekly", "interval:0m", "interval:5w", "interval:m", "interval:1.5h"]) {

@@ -146,7 +146,7 @@ describe("conduit sync", () => {
     // Again: nothing to do, and the JSON document says so.
     const again = await json(0, "sync", src, dst)
     assert.deepStrictEqual(Object.keys(again), [
-      "conduit", "generation", "source", "target", "mode", "plan", "report", "refusal", "verified", "remaining", "durationMs"
+      "conduit", "generation", "source", "target", "mode", "plan", "report", "refusal", "verified", "remaining", "durationMs", "job"
     ])
     assert.deepStrictEqual(again.source, { path: src, root: src, dir: "", addedLocation: false })
     assert.deepStrictEqual(again.target, { path: dst, root: dst, dir: "", addedLocation: false })
@@ -155,7 +155,7 @@ describe("conduit sync", () => {
       summary: { copies: 0, moves: 0, deletes: 0, attributes: 0, conflicts: 0, bytes: 0 },
       conflicts: []
     }, "no operations without --dry-run")
-    assert.deepStrictEqual(again.report, { copied: 0, moved: 0, deleted: 0, attributes: 0, bytes: 0, skipped: [] })
+    assert.deepStrictEqual(again.report, { copied: 0, moved: 0, deleted: 0, attributes: 0, bytes: 0, skipped: [], stopped: null })
     assert.include(again, { verified: true, remaining: 0, refusal: null })
     assert.isString(again.conduit)
     assert.isNumber(again.generation)

@@ -7,6 +7,7 @@
  */
 import type { RelPath } from "@conduit/domain"
 import { Effect } from "effect"
+import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fromErrno, type FileOpError } from "./FileOpError.js"
@@ -111,8 +112,10 @@ const isLink = (path: string) => {
 
 /**
  * Puts a kept version back at `rel`: what is there now is kept as a version first, then the
- * version's bytes are copied (not moved: the version stays) to a temporary file and renamed
- * into place with the version's modification time.
+ * version's bytes are copied (not moved: the version stays) to a temporary name beside `rel`,
+ * given the version's modification time, made durable (fsync; a directory's files each), and
+ * renamed into place; the parent directory is fsynced after. A failure leaves no temporary
+ * file behind and `rel` as it was kept.
  */
 export const restore = (locationRoot: string, rel: string, version: Version): Effect.Effect<void, FileOpError> =>
   Effect.gen(function* () {
@@ -122,22 +125,57 @@ export const restore = (locationRoot: string, rel: string, version: Version): Ef
       const stat = Fs.lstatSync(destination)
       yield* stat.isFile() ? snapshot(locationRoot, rel) : keep(locationRoot, rel)
     }
+    const parent = Path.dirname(destination)
+    // A fresh run token per restore (the `.conduit-tmp-<token>-` form that runs use), so two
+    // restores never share a temporary name and a crashed one's leftover is recognised.
+    const temp = Path.join(parent, `.conduit-tmp-${Crypto.randomBytes(4).toString("hex")}-restore-${Path.basename(destination).slice(0, 160)}`)
     yield* Effect.try({
       try: () => {
-        const temp = Path.join(Path.dirname(destination), `.conduit-tmp-restore-${Path.basename(destination).slice(0, 180)}`)
-        Fs.mkdirSync(Path.dirname(destination), { recursive: true })
-        const stat = Fs.statSync(version.file)
+        Fs.mkdirSync(parent, { recursive: true })
+        const stat = Fs.lstatSync(version.file)
         if (stat.isDirectory()) {
-          Fs.cpSync(version.file, destination, { recursive: true, preserveTimestamps: true })
-          return
+          Fs.cpSync(version.file, temp, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true })
+          fsyncTree(temp)
+        } else if (stat.isSymbolicLink()) {
+          Fs.symlinkSync(Fs.readlinkSync(version.file), temp)
+        } else {
+          Fs.copyFileSync(version.file, temp, Fs.constants.COPYFILE_FICLONE)
+          const fd = Fs.openSync(temp, "r+")
+          try {
+            Fs.futimesSync(fd, stat.atime, stat.mtime)
+            Fs.fsyncSync(fd)
+          } finally {
+            Fs.closeSync(fd)
+          }
         }
-        Fs.copyFileSync(version.file, temp, Fs.constants.COPYFILE_FICLONE)
-        Fs.utimesSync(temp, stat.atime, stat.mtime)
         Fs.renameSync(temp, destination)
+        fsyncPath(parent)
       },
-      catch: (cause) => fromErrno(destination, cause)
+      catch: (cause) => {
+        Fs.rmSync(temp, { recursive: true, force: true })
+        return fromErrno(destination, cause)
+      }
     })
   })
+
+const fsyncPath = (path: string) => {
+  const fd = Fs.openSync(path, "r")
+  try {
+    Fs.fsyncSync(fd)
+  } finally {
+    Fs.closeSync(fd)
+  }
+}
+
+/** fsyncs every file and directory of a tree (a restored directory, before it is renamed in). */
+const fsyncTree = (root: string) => {
+  for (const entry of Fs.readdirSync(root, { withFileTypes: true })) {
+    const path = Path.join(root, entry.name)
+    if (entry.isDirectory()) fsyncTree(path)
+    else if (entry.isFile()) fsyncPath(path)
+  }
+  fsyncPath(root)
+}
 
 /** Removes versions kept longer ago than `maxAgeMs`; returns how many were removed. */
 export const prune = (locationRoot: string, maxAgeMs: number, now = Date.now()): Effect.Effect<number, FileOpError> =>

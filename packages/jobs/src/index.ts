@@ -1,8 +1,11 @@
 /**
- * @conduit/jobs — the file operations sync jobs run: verified copies and the version store.
+ * @conduit/jobs — the job runtime and the jobs of a sync: `FileCopyJob` (verified copies),
+ * `DeleteJob` (removals kept as versions), the file routes they run through and the version store.
  *
  * @since 0.1.0
  */
+export * as DeleteJob from "./DeleteJob.js"
+export * as FileCopyJob from "./FileCopyJob.js"
 export * as FileOpError from "./FileOpError.js"
 export * as FileRoute from "./FileRoute.js"
 export * as JobRuntime from "./JobRuntime.js"

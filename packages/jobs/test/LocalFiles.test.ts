@@ -164,4 +164,27 @@ describe("VersionStore", () => {
       assert.deepStrictEqual(yield* VersionStore.list(root, "doc.txt"), [])
       assert.strictEqual(Fs.readFileSync(Path.join(root, "doc.txt"), "utf8"), "v1")
     }))
+
+  it.scoped("restore of a directory and of a symlink; a failed restore leaves no temporary file and the path as kept", () =>
+    Effect.gen(function* () {
+      const root = yield* tempDir
+      Fs.mkdirSync(Path.join(root, "album/inner"), { recursive: true })
+      Fs.writeFileSync(Path.join(root, "album/inner/photo.jpg"), "pixels")
+      Fs.symlinkSync("album/inner/photo.jpg", Path.join(root, "latest"))
+      yield* LocalFiles.remove(root, rel("album"))
+      yield* LocalFiles.remove(root, rel("latest"))
+      const [album] = yield* VersionStore.list(root, "album")
+      const [latest] = yield* VersionStore.list(root, "latest")
+      yield* VersionStore.restore(root, "album", album!)
+      yield* VersionStore.restore(root, "latest", latest!)
+      assert.strictEqual(Fs.readFileSync(Path.join(root, "album/inner/photo.jpg"), "utf8"), "pixels")
+      assert.strictEqual(Fs.readlinkSync(Path.join(root, "latest")), "album/inner/photo.jpg")
+      assert.isTrue(Fs.existsSync(album!.file), "the version stays")
+      // A version whose bytes cannot be read: the restore fails, typed, and leaves nothing behind.
+      const broken = { ...album!, path: "gone", file: Path.join(root, ".conduit/versions/gone~20260101-000000-000") }
+      const error = yield* Effect.flip(VersionStore.restore(root, "gone", broken))
+      assert.strictEqual(error._tag, "FileOpError")
+      assert.deepStrictEqual(Fs.readdirSync(root).filter((n) => n.startsWith(".conduit-tmp-")), [])
+      assert.isFalse(Fs.existsSync(Path.join(root, "gone")))
+    }))
 })

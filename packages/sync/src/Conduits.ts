@@ -16,7 +16,7 @@ import { Hasher, Indexer, type IndexLive, IndexStore, LibraryDatabase, Locations
 import { type Fingerprint, IndexDiff, ModeRegistry, type Plan, Planner } from "@conduit/resolver"
 import { Migrator, SqlClient } from "@effect/sql"
 import { Chunk, Context, Effect, Either, Layer, Stream } from "effect"
-import { JobRuntime, LocalFiles } from "@conduit/jobs"
+import { JobRuntime, LocalFiles, VersionStore } from "@conduit/jobs"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -37,6 +37,11 @@ export interface ConduitSettings {
   readonly conflictStrategy: "last-write-wins"
   /** The plan guard's largest share of a side a run may delete. */
   readonly maxDeleteRatio: number
+  /**
+   * Days a replaced or deleted file is kept in the version store of its location before a
+   * later completed run of this conduit removes it; 0 keeps versions forever.
+   */
+  readonly versionRetentionDays: number
 }
 
 /** One side of a conduit. */
@@ -196,7 +201,8 @@ const defaults: Omit<ConduitSettings, "mode"> = {
   parallelTransfers: 4,
   bandwidthLimitMbps: null,
   conflictStrategy: "last-write-wins",
-  maxDeleteRatio: 0.5
+  maxDeleteRatio: 0.5,
+  versionRetentionDays: 30
 }
 
 interface ConduitRow {
@@ -215,6 +221,7 @@ interface ConduitRow {
   readonly bandwidth_limit_mbps: number | null
   readonly conflict_strategy: string
   readonly max_delete_ratio: number
+  readonly version_retention_days: number
   readonly last_sync_completed_at: number | null
   readonly sync_generation: number
   readonly source_mark: number | null
@@ -263,7 +270,8 @@ const settingsColumns = (settings: ConduitSettings) => ({
   parallel_transfers: settings.parallelTransfers,
   bandwidth_limit_mbps: settings.bandwidthLimitMbps,
   conflict_strategy: settings.conflictStrategy,
-  max_delete_ratio: settings.maxDeleteRatio
+  max_delete_ratio: settings.maxDeleteRatio,
+  version_retention_days: settings.versionRetentionDays
 })
 
 /** A path relative to an endpoint directory, as a path of its location. */
@@ -375,6 +383,7 @@ export const make: Effect.Effect<
         bandwidthLimitMbps: row.bandwidth_limit_mbps,
         conflictStrategy: "last-write-wins",
         maxDeleteRatio: row.max_delete_ratio,
+        versionRetentionDays: row.version_retention_days,
         lastSyncCompletedAt: row.last_sync_completed_at === null ? null : new Date(row.last_sync_completed_at),
         syncGeneration: row.sync_generation,
         createdAt: new Date(row.created_at),
@@ -675,6 +684,13 @@ export const make: Effect.Effect<
       const after = idle || report.stopped !== null ? plan : yield* resolve
       const verified = report.stopped === null && after.operations.length === 0
       const newMarks = verified ? yield* diff.marks(source, target) : null
+      // Retention: a completed run removes the versions its locations kept longer than the
+      // conduit keeps them (a failure to prune is no failure of the run).
+      if (verified && conduit.versionRetentionDays > 0) {
+        for (const root of new Set([source.location.root, target.location.root])) {
+          yield* Effect.ignore(VersionStore.prune(root, conduit.versionRetentionDays * 86_400_000))
+        }
+      }
       if (verified && mode.usesBaseline) yield* recordBaseline(conduit.id, source)
       const errors: Array<GenerationError> = report.skipped.map((s) => ({
         path: s.error.path,

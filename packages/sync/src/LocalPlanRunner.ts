@@ -17,7 +17,7 @@
  */
 import type { RelPath } from "@conduit/domain"
 import { Hasher } from "@conduit/index"
-import { FileOpError, FileRoute } from "@conduit/jobs"
+import { FileCopyJob, FileOpError, FileRoute } from "@conduit/jobs"
 import type { Plan } from "@conduit/resolver"
 import { Effect, Either, Ref } from "effect"
 import * as Path from "node:path"
@@ -86,9 +86,6 @@ export interface RunOptions {
 
 const locationPath = (endpoint: Endpoint, path: RelPath.RelPath): RelPath.RelPath =>
   (endpoint.dir === "" ? path : path === "" ? endpoint.dir : `${endpoint.dir}/${path}`) as RelPath.RelPath
-
-/** Files per durability barrier: bounded so a crash loses little work and memory stays flat. */
-const FILES_PER_BATCH = 512
 
 const depth = (path: string) => (path === "" ? 0 : path.split("/").length)
 
@@ -167,48 +164,36 @@ export const run = (
         tally("copied")
       ))
     }
-    // Files go in batches per destination: verified copies under temporary names, one sync of
-    // the file system, then the renames (two syncs a batch instead of two fsyncs a file).
+    // Files go per destination as a FileCopyJob's batches: verified copies under temporary
+    // names, one sync of the file system, then the renames (two syncs a batch instead of two
+    // fsyncs a file); the run's checkpoint is asked before each batch.
     const fileCopies = copies.filter((c) => c.entry.kind === 0)
     for (const to of ["target", "source"] as const) {
       const batch = fileCopies.filter((c) => c.to === to)
       const destination = side(to)
-      for (let i = 0; i < batch.length; i += FILES_PER_BATCH) {
-        if (yield* mustStop(true)) break
-        const ops = batch.slice(i, i + FILES_PER_BATCH)
-        const requests = ops.map((op) => {
-          const from = side(op.from)
-          return {
-            from: Path.join(from.root, locationPath(from, op.path)),
-            root: destination.root,
-            path: locationPath(destination, op.path),
-            hash: op.entry.hash ?? "",
-            size: op.entry.size,
-            mtimeNs: op.entry.mtimeNs,
-            mode: op.entry.mode,
-            ...(options.token === undefined ? {} : { token: options.token })
-          }
-        })
-        // Same content already on this device: read it instead of the source; where that
-        // candidate fails (changed since it was indexed), the source is read after all.
-        const alternative = requests.map((r) => (r.hash === "" ? undefined : options.sameContent?.(r.hash)))
-        const first = yield* routeOf(destination).receiveFiles(
-          destination.root,
-          requests.map((r, j) => (alternative[j] === undefined || alternative[j] === r.from ? r : { ...r, from: alternative[j]! })),
-          options.parallel ?? 4
-        )
-        const retry = first.flatMap((r, j) => (Either.isLeft(r) && alternative[j] !== undefined && alternative[j] !== requests[j]!.from ? [j] : []))
-        const results = [...first]
-        if (retry.length > 0) {
-          const second = yield* routeOf(destination).receiveFiles(destination.root, retry.map((j) => requests[j]!), options.parallel ?? 4)
-          retry.forEach((j, k) => (results[j] = second[k]!))
+      const requests = batch.map((op) => {
+        const from = side(op.from)
+        return {
+          from: Path.join(from.root, locationPath(from, op.path)),
+          root: destination.root,
+          path: locationPath(destination, op.path),
+          hash: op.entry.hash ?? "",
+          size: op.entry.size,
+          mtimeNs: op.entry.mtimeNs,
+          mode: op.entry.mode,
+          ...(options.token === undefined ? {} : { token: options.token })
         }
-        for (let j = 0; j < ops.length; j++) {
-          const result = results[j]!
-          if (Either.isLeft(result)) skipped.push({ operation: ops[j]!, error: result.left })
-          else yield* tally("copied", result.right.bytes)
-        }
-      }
+      })
+      yield* FileCopyJob.copyBatches(routeOf(destination), destination.root, requests, {
+        parallel: options.parallel ?? 4,
+        ...(options.sameContent === undefined ? {} : { sameContent: options.sameContent }),
+        beforeBatch: () => Effect.map(mustStop(true), (stop) => (stop ? stopped ?? "paused" : "continue")),
+        afterBatch: (first, results) =>
+          Effect.forEach(results, (result, j) =>
+            Either.isLeft(result)
+              ? Effect.sync(() => void skipped.push({ operation: batch[first + j]!, error: result.left }))
+              : Effect.asVoid(tally("copied", result.right.bytes)), { discard: true })
+      })
     }
 
     // 2. Moves.

@@ -163,4 +163,29 @@ describe("Conduits", () => {
         assertSameTrees(a, b)
       })
     ), 60_000)
+
+  it.scoped("a completed run prunes versions older than the conduit keeps them; 0 keeps them forever", () =>
+    withConduits(({ a, b, c, conduits }) =>
+      Effect.gen(function* () {
+        Fs.writeFileSync(Path.join(a, "doc.txt"), "doc")
+        const old = (root: string) => {
+          const file = Path.join(root, ".conduit/versions/doc.txt~20200101-000000-000")
+          Fs.mkdirSync(Path.dirname(file), { recursive: true })
+          Fs.writeFileSync(file, "old version")
+          return file
+        }
+        const pruned = yield* conduits.create(a, b, { mode: "mirror", versionRetentionDays: 7 })
+        assert.strictEqual(pruned.versionRetentionDays, 7)
+        const inB = old(b)
+        const recent = Path.join(b, ".conduit/versions/recent.txt~" + new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").replace(".", "-").replace("Z", ""))
+        Fs.writeFileSync(recent, "recent version")
+        assert.isTrue((yield* conduits.run(pruned.id)).verified)
+        assert.isFalse(Fs.existsSync(inB), "a version older than 7 days is gone")
+        assert.isTrue(Fs.existsSync(recent), "a recent version stays")
+        const forever = yield* conduits.create(a, c, { mode: "mirror", versionRetentionDays: 0 })
+        const inC = old(c)
+        assert.isTrue((yield* conduits.run(forever.id)).verified)
+        assert.isTrue(Fs.existsSync(inC), "0 keeps versions forever")
+      })
+    ), 60_000)
 })

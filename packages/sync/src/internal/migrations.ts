@@ -95,5 +95,10 @@ export const migrations = {
     // sides equal: the next run compares only the paths changed after them.
     yield* sql`ALTER TABLE sync_conduits ADD COLUMN source_mark INTEGER`
     yield* sql`ALTER TABLE sync_conduits ADD COLUMN target_mark INTEGER`
+  }),
+  "0005_version_retention": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    // Days the versions a run keeps are kept before a later completed run prunes them (0: forever).
+    yield* sql`ALTER TABLE sync_conduits ADD COLUMN version_retention_days INTEGER NOT NULL DEFAULT 30`
   })
 }
