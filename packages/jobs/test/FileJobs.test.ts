@@ -47,7 +47,7 @@ describe("FileCopyJob", () => {
               ...context,
               checkpointAt: (checkpoint, progress) =>
                 Effect.zipRight(
-                  ++batches === 2 ? Effect.asVoid(jobs.pause(context.id)) : Effect.void,
+                  ++batches === 2 ? Effect.orDie(jobs.pause(context.id)) : Effect.void,
                   context.checkpointAt(checkpoint, progress)
                 )
             })
