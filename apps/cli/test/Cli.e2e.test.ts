@@ -124,6 +124,49 @@ describe("conduit", () => {
     assert.isFalse(Fs.existsSync(Path.join(home, "library.db")))
   })
 
+  it("keeps a V8 code cache of its bundle: written by the first run, used by the next, rebuilt if damaged, off on request", async () => {
+    const run = (env: Record<string, string>) =>
+      new Promise<Result>((resolve, reject) => {
+        const child = spawn(process.execPath, [CLI, "location", "list", "--json"], {
+          cwd: work,
+          env: { ...process.env, CONDUIT_HOME: home, NO_COLOR: "1", ...env },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        let stdout = ""
+        let stderr = ""
+        child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()))
+        child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()))
+        child.on("error", reject)
+        child.on("close", (code) => resolve({ code, stdout, stderr }))
+      })
+    const cacheHome = Path.join(work, "xdg-cache")
+    const cached = () => (Fs.existsSync(Path.join(cacheHome, "conduit")) ? Fs.readdirSync(Path.join(cacheHome, "conduit")) : [])
+    const off = await run({ XDG_CACHE_HOME: cacheHome, CONDUIT_NO_CODE_CACHE: "1" })
+    assert.strictEqual(off.code, 0, off.stderr)
+    assert.deepStrictEqual(cached(), [])
+    const first = await run({ XDG_CACHE_HOME: cacheHome })
+    assert.strictEqual(first.code, 0, first.stderr)
+    const files = cached()
+    assert.lengthOf(files, 1)
+    assert.match(files[0]!, /^cli-[0-9a-f]{16}\.v8$/)
+    const file = Path.join(cacheHome, "conduit", files[0]!)
+    const written = Fs.statSync(file)
+    assert.isAbove(written.size, 100_000)
+    const second = await run({ XDG_CACHE_HOME: cacheHome })
+    assert.deepStrictEqual([second.code, second.stdout, second.stderr], [0, first.stdout, ""])
+    assert.strictEqual(Fs.statSync(file).mtimeMs, written.mtimeMs, "an accepted cache is not rewritten")
+    // A damaged cache is rejected by V8, the bundle compiled as usual and the cache replaced.
+    Fs.writeFileSync(file, "not a code cache")
+    const third = await run({ XDG_CACHE_HOME: cacheHome })
+    assert.deepStrictEqual([third.code, third.stdout, third.stderr], [0, first.stdout, ""])
+    assert.isAbove(Fs.statSync(file).size, 100_000)
+    // An unusable cache directory costs nothing but the cache.
+    const blocked = Path.join(work, "blocked")
+    Fs.writeFileSync(blocked, "a file, not a directory")
+    const fourth = await run({ XDG_CACHE_HOME: blocked })
+    assert.deepStrictEqual([fourth.code, fourth.stdout, fourth.stderr], [0, first.stdout, ""])
+  })
+
   it("adds, lists and removes locations, in text and JSON", async () => {
     const docs = tree("docs", { "a.txt": "alpha", "b.log": "noise", "tmp/t.txt": "temp", "sub/c.txt": "gamma" })
     const added = await json("location", "add", docs, "--name", "Docs", "--mode", "standard", "--ignore", "*.log", "--ignore", "tmp/")

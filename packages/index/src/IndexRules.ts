@@ -165,3 +165,33 @@ export const rulesFor = (absRoot: string, settings: RuleSettings, dir: string, p
   }
   return rules
 }
+
+/**
+ * `rulesFor` for many directories of one location: each directory's rule files are looked
+ * for and read once, and the root's patterns compiled once, however many paths a scan starts
+ * from (a sync re-indexes hundreds of touched directories).
+ */
+export const rulesCache = (absRoot: string, settings: RuleSettings): ((dir: string, problems?: Array<RuleFileProblem>) => DirectoryRules) => {
+  const base = DirectoryRules.root(settings)
+  const entered = new Map<string, DirectoryRules>()
+  const forDir = (dir: string, problems?: Array<RuleFileProblem>): DirectoryRules => {
+    if (dir === "") return base
+    const slash = dir.lastIndexOf("/")
+    return enteredDir(slash < 0 ? "" : dir.slice(0, slash), problems)
+  }
+  const enteredDir = (dir: string, problems?: Array<RuleFileProblem>): DirectoryRules => {
+    const hit = entered.get(dir)
+    if (hit !== undefined) return hit
+    const abs = dir === "" ? absRoot : Path.join(absRoot, dir)
+    let names: Array<string>
+    try {
+      names = ruleFileNames.filter((n) => Fs.existsSync(Path.join(abs, n)))
+    } catch {
+      names = []
+    }
+    const rules = forDir(dir, problems).enter(abs, dir, names, problems)
+    entered.set(dir, rules)
+    return rules
+  }
+  return forDir
+}

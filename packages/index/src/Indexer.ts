@@ -1,7 +1,8 @@
 /**
  * The indexer: walks a location once, stats every entry, and brings the index in line with the
  * disk. Only files whose size, mtime or inode changed are hashed (on the `Hasher` pool, while
- * the walk goes on); deletions become tombstones; a rename (same inode with the old path gone,
+ * the walk goes on); a directory whose children, read from the disk, give the digest stored
+ * when the index last matched it exactly is not compared row by row at all; deletions become tombstones; a rename (same inode with the old path gone,
  * or the same content with the old path gone) is recorded as a move; every changed row takes
  * the next change sequence number of this device. Writes are batched transactions.
  *
@@ -15,10 +16,11 @@ import { Errors, RelPath } from "@conduit/domain"
 import type { Ids } from "@conduit/domain"
 import { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer } from "effect"
+import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Hasher, type HashTicket } from "./Hasher.js"
-import { type DirectoryRules, rulesFor, type RuleFileProblem } from "./IndexRules.js"
+import { type DirectoryRules, rulesCache, type RuleFileProblem } from "./IndexRules.js"
 import { orLibraryError } from "./internal/sqlError.js"
 import { LibraryDatabase } from "./LibraryDatabase.js"
 import { type Location, Locations } from "./Locations.js"
@@ -239,6 +241,18 @@ const exactTimes = (abs: string, item: DiskItem): void => {
   item.mtimeNs = Math.round((item.mtimeMs - item.mtimeS * 1000) * 1_000_000)
 }
 
+/**
+ * What a directory holds, as the walk saw it: every field the comparison with the index looks
+ * at, for every child, in name order. Equal digests mean equal children.
+ */
+const digestOf = (items: ReadonlyMap<string, DiskItem>): string => {
+  const parts: Array<string> = []
+  for (const i of items.values()) {
+    parts.push(`${i.diskRel}\0${i.kind}\0${i.size}\0${i.mtimeMs}\0${i.ino}\0${i.mode}\0${i.linkTarget ?? ""}`)
+  }
+  return Crypto.createHash("sha1").update(parts.sort().join("\n")).digest("base64")
+}
+
 const sameTime = (row: Known, item: DiskItem) => msOf(row.mtime_s, row.mtime_ns) === item.mtimeMs
 
 const sameContentStat = (row: Known, item: DiskItem) => row.size === item.size && sameTime(row, item) && row.inode === item.ino
@@ -415,6 +429,7 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
           const { item, isNew } = pending.items[i]!
           const result = results[i]!
           progress.filesHashed++
+          if (result.state !== "ok") dirty.add(item.parent)
           if (result.state === "vanished") {
             vanishedDuringHash.push(item.path)
             continue
@@ -460,6 +475,10 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
 
     // -- the walk -----------------------------------------------------------------------------
     const vanished: Array<Known> = []
+    /** Digests of the directories compared row by row, stored at the end unless `dirty`. */
+    const digests = new Map<string, string>()
+    /** Directories with a child the index could not take as it is on disk (yet). */
+    const dirty = new Set<string>()
     /** New items whose inode the index knows at another path: maybe a move, decided at the end. */
     const deferred: Array<DiskItem> = []
     const metadataOnly: Array<Write> = []
@@ -473,6 +492,7 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
     }
     const stack: Array<Dir> = []
     const ruleProblems: Array<RuleFileProblem> = []
+    const rulesFor = rulesCache(root, settings)
 
     for (const start of scanRoots) {
       // A requested path is NFC; the index knows its on-disk spelling if that differs.
@@ -480,7 +500,7 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
       if (start !== "") {
         const rows = yield* lib(sql<{ disk_path: string | null }>`SELECT disk_path FROM entries WHERE location_id = ${location.rowId} AND path = ${start}`)
         diskRel = rows[0]?.disk_path ?? start
-        if (rulesFor(root, settings, start).ignores(start, true)) continue
+        if (rulesFor(start, ruleProblems).ignores(start, true)) continue
       }
       // A requested directory that is gone (or no longer a directory) is rescanned through its
       // nearest existing ancestor, which then sees it vanish.
@@ -493,16 +513,16 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
         diskRel = up === "." ? "" : up
       }
       if (path !== start) {
-        stack.push({ path, diskRel, rules: rulesFor(root, settings, path, ruleProblems) })
+        stack.push({ path, diskRel, rules: rulesFor(path, ruleProblems) })
         continue
       }
-      stack.push({ path: start, diskRel, rules: rulesFor(root, settings, start, ruleProblems) })
+      stack.push({ path: start, diskRel, rules: rulesFor(start, ruleProblems) })
     }
     const visited = new Set<string>()
 
     while (stack.length > 0) {
       // Take a batch of directories, read them, then compare them with the index in one query.
-      const batch: Array<{ dir: Dir; items: Map<string, DiskItem> }> = []
+      const batch: Array<{ dir: Dir; items: Map<string, DiskItem>; digest: string }> = []
       let entriesInBatch = 0
       while (stack.length > 0 && batch.length < DIRS_PER_BATCH && entriesInBatch < ENTRIES_PER_BATCH) {
         const dir = stack.pop()!
@@ -533,26 +553,35 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
             continue
           }
           if (items.has(path)) {
+            dirty.add(dir.path)
             problems.push({ path, reason: "name-collision", detail: "two names on disk are the same after Unicode NFC normalisation; only one is indexed" })
             continue
           }
           const item = statItem(Path.join(absDir, dirent.name), path, dir.path, diskRel)
           if (item instanceof Error) {
             if (item.code !== "ENOENT") problems.push({ path, reason: "unreadable", detail: item.code ?? item.message })
+            dirty.add(dir.path)
             continue
           }
           items.set(path, item)
         }
         progress.entriesSeen += items.size
         entriesInBatch += items.size
-        batch.push({ dir: { ...dir, rules }, items })
+        batch.push({ dir: { ...dir, rules }, items, digest: digestOf(items) })
       }
       if (batch.length === 0) continue
 
-      const parents = batch.map((b) => b.dir.path)
+      // Directories whose digest is the stored one are as the index has them: no rows to read.
+      const stored = new Map<string, string>()
+      for (const values of yield* lib(sql`SELECT path, digest FROM directory_digests
+        WHERE location_id = ${location.rowId} AND path IN (SELECT value FROM json_each(${JSON.stringify(batch.map((b) => b.dir.path))}))`.values)) {
+        stored.set(values[0] as string, values[1] as string)
+      }
+      const unchanged = new Set(batch.filter((b) => stored.get(b.dir.path) === b.digest).map((b) => b.dir.path))
+      const parents = batch.filter((b) => !unchanged.has(b.dir.path)).map((b) => b.dir.path)
       // Rows as arrays: the driver builds plain arrays far faster than keyed objects.
-      const knownRows = yield* lib(sql`SELECT ${sql.literal(KNOWN_COLUMNS)} FROM entries
-        WHERE location_id = ${location.rowId} AND ${sql.in("parent", parents)}`.values)
+      const knownRows = parents.length === 0 ? [] : yield* lib(sql`SELECT ${sql.literal(KNOWN_COLUMNS)} FROM entries
+        WHERE location_id = ${location.rowId} AND parent IN (SELECT value FROM json_each(${JSON.stringify(parents)}))`.values)
       const known = new Map<string, Known>()
       for (const values of knownRows) {
         const row = knownFromValues(values)
@@ -560,7 +589,12 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
       }
 
       const fresh: Array<DiskItem> = []
-      for (const { dir, items } of batch) {
+      for (const { dir, items, digest } of batch) {
+        if (unchanged.has(dir.path)) {
+          if (recursive) for (const item of items.values()) if (item.kind === 1) stack.push({ path: item.path, diskRel: item.diskRel, rules: dir.rules })
+          continue
+        }
+        digests.set(dir.path, digest)
         for (const item of items.values()) {
           const row = known.get(item.path)
           known.delete(item.path)
@@ -598,7 +632,7 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
       const seenInodes = new Set<number>()
       for (const part of chunks(inodes, ROWS_PER_INSERT)) {
         const rows = yield* lib(sql<{ inode: number }>`SELECT DISTINCT inode FROM entries
-          WHERE location_id = ${location.rowId} AND tombstone = 0 AND ${sql.in("inode", part)}`)
+          WHERE location_id = ${location.rowId} AND tombstone = 0 AND inode IN (SELECT value FROM json_each(${JSON.stringify(part)}))`)
         for (const r of rows) seenInodes.add(r.inode)
       }
       const direct: Array<Write> = []
@@ -672,7 +706,7 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
     if (vanishedDuringHash.length > 0) {
       for (const part of chunks(vanishedDuringHash, ROWS_PER_INSERT)) {
         const rows = yield* lib(sql<Known>`SELECT ${sql.literal(KNOWN_COLUMNS)} FROM entries
-          WHERE location_id = ${location.rowId} AND tombstone = 0 AND ${sql.in("path", part)}`)
+          WHERE location_id = ${location.rowId} AND tombstone = 0 AND path IN (SELECT value FROM json_each(${JSON.stringify(part)}))`)
         for (const row of rows) if (!vanishedIds.has(row.id)) {
           vanishedIds.add(row.id)
           vanished.push(row)
@@ -693,7 +727,7 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
       for (const part of chunks([...vanishedByHash.keys()], ROWS_PER_INSERT)) {
         const rows = yield* lib(sql<{ id: number; path: string; hash: string }>`SELECT id, path, hash FROM entries
           WHERE location_id = ${location.rowId} AND seq >= ${firstSeq} AND tombstone = 0 AND kind = 0
-            AND moved_from IS NULL AND ${sql.in("hash", part)}`)
+            AND moved_from IS NULL AND hash IN (SELECT value FROM json_each(${JSON.stringify(part)}))`)
         for (const row of rows) {
           if (!addedFiles.has(row.path)) continue
           const candidates = vanishedByHash.get(row.hash)
@@ -719,6 +753,25 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
     deleted += gone.length - movedRowIds.size
     yield* tombstone(gone.map((row) => row.id))
     yield* upsert(moves)
+
+    // Digests: the directories now matched row by row get theirs; a vanished directory's and
+    // its subtree's go, and so does a dirty one's (its rows are not all as the disk is).
+    for (const d of dirty) digests.delete(d)
+    yield* lib(sql.withTransaction(Effect.gen(function* () {
+      for (const dir of vanishedDirs) {
+        yield* sql`DELETE FROM directory_digests WHERE location_id = ${location.rowId}
+          AND (path = ${dir.path} OR (path >= ${dir.path + "/"} AND path < ${dir.path + "0"}))`
+      }
+      if (dirty.size > 0) {
+        yield* sql`DELETE FROM directory_digests WHERE location_id = ${location.rowId}
+          AND path IN (SELECT value FROM json_each(${JSON.stringify([...dirty])}))`
+      }
+      const entries = [...digests]
+      for (let i = 0; i < entries.length; i += ROWS_PER_INSERT) {
+        yield* sql`INSERT OR REPLACE INTO directory_digests (location_id, path, digest)
+          SELECT ${location.rowId}, key, value FROM json_each(${JSON.stringify(Object.fromEntries(entries.slice(i, i + ROWS_PER_INSERT)))})`
+      }
+    })))
     yield* locations.markScanned(location)
 
     const summary: ScanSummary = {

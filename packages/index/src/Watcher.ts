@@ -10,6 +10,7 @@ import type { Errors, Ids } from "@conduit/domain"
 import { RelPath } from "@conduit/domain"
 import { Context, Duration, Effect, Either, Layer, Queue } from "effect"
 import type { Scope } from "effect"
+import { createRequire } from "node:module"
 import * as Path from "node:path"
 import { Indexer, type ScanSummary } from "./Indexer.js"
 import { devPatterns } from "./IndexRules.js"
@@ -60,9 +61,10 @@ export const make: Effect.Effect<Watcher["Type"], never, Indexer | Locations> = 
     const ignore = location.indexingMode === "Standard" ? devPatterns.map((p) => `**/${p.replace(/\/$/, "")}`) : []
     yield* Effect.acquireRelease(
       Effect.tryPromise({
-        // Imported on first use: the native module costs start-up time elsewhere.
+        // Loaded on first use (the native module costs start-up time elsewhere), with require:
+        // the CLI runs as a cached script, where a dynamic import() has no loader.
         try: async () =>
-          (await import("@parcel/watcher")).subscribe(location.root, (error, events) => {
+          (createRequire(import.meta.url)("@parcel/watcher") as typeof import("@parcel/watcher")).subscribe(location.root, (error, events) => {
             if (error) {
               options.onError?.(error)
               return

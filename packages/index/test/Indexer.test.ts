@@ -75,6 +75,38 @@ describe("Indexer", () => {
       })
     ))
 
+  it.scoped("directories that read as they were skip the row comparison, yet any change below them is still found", () =>
+    withIndex(({ root }) =>
+      Effect.gen(function* () {
+        writeTree(root, { "d/a.txt": "alpha", "d/b.txt": "bravo", "d/e/c.txt": "charlie", "f/x.txt": "x" })
+        Fs.utimesSync(Path.join(root, "d"), 1_700_000_000, 1_700_000_000)
+        const { scan, get } = yield* setup(root)
+        yield* scan()
+        yield* scan() // every directory now matches its stored digest
+        // Same size and mtime, another file (new inode): the content changed.
+        const a = Path.join(root, "d/a.txt")
+        const { mtime } = Fs.statSync(a)
+        Fs.writeFileSync(Path.join(root, "d/new-a.txt"), "ALPHA")
+        Fs.utimesSync(Path.join(root, "d/new-a.txt"), mtime, mtime)
+        Fs.renameSync(Path.join(root, "d/new-a.txt"), a)
+        Fs.utimesSync(Path.join(root, "d"), 1_700_000_000, 1_700_000_000) // and the directory's own time put back
+        // Mode only, two levels down.
+        Fs.chmodSync(Path.join(root, "d/e/c.txt"), 0o600)
+        const changed = yield* scan()
+        assert.strictEqual(changed.modified, 2)
+        assert.strictEqual((yield* get("d/a.txt"))!.hash, b3("ALPHA"))
+        assert.strictEqual((yield* get("d/e/c.txt"))!.mode, 0o600)
+        const settled = yield* scan()
+        assert.strictEqual(settled.added + settled.modified + settled.moved + settled.deleted, 0)
+        // A directory that vanishes takes its digest along; re-created, it is read afresh.
+        Fs.rmSync(Path.join(root, "f"), { recursive: true })
+        assert.strictEqual((yield* scan()).deleted, 2)
+        writeTree(root, { "f/x.txt": "x" })
+        assert.strictEqual((yield* scan()).added, 2)
+        assert.strictEqual((yield* get("f/x.txt"))!.tombstone, false)
+      })
+    ))
+
   it.scoped("detects modified, added and deleted files; deletions become tombstones with new sequence numbers", () =>
     withIndex(({ root }) =>
       Effect.gen(function* () {

@@ -69,6 +69,11 @@ describe("permission denied", () => {
       assert.deepStrictEqual(first.problems.map((p) => [p.path, p.reason]), [["secret.txt", "unreadable"]])
       assert.strictEqual(first.added, 4)
 
+      // Nothing changed: the file is tried (and reported) again — its directory is never taken
+      // as settled while a child could not be indexed.
+      const again = scanAs(home, root)
+      assert.deepStrictEqual(again.problems.map((p) => [p.path, p.reason]), [["secret.txt", "unreadable"]])
+
       // Now the directory cannot be listed: its rows must stay, not become deletions.
       Fs.chmodSync(Path.join(root, "locked"), 0o000)
       const second = scanAs(home, root)

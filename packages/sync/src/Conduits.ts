@@ -515,7 +515,7 @@ export const make: Effect.Effect<
       for (let i = 0; i < paths.length; i += 500) {
         const rows = yield* sql<{ path: string; kind: 0 | 1 | 2; size: number; mtime_s: number; mtime_ns: number; mode: number | null; hash: string | null; link_target: string | null }>`
           SELECT path, kind, size, mtime_s, mtime_ns, mode, hash, link_target FROM sync_baselines
-          WHERE pair = ${pair} AND ${sql.in("path", paths.slice(i, i + 500))}`
+          WHERE pair = ${pair} AND path IN (SELECT value FROM json_each(${JSON.stringify(paths.slice(i, i + 500))}))`
         for (const r of rows) {
           map.set(r.path, {
             kind: r.kind,
@@ -769,7 +769,8 @@ export const make: Effect.Effect<
         for (let i = 0; i < hashes.length; i += 500) {
           const rows = yield* lib(sql<{ hash: string; path: string; disk_path: string | null }>`
             SELECT hash, path, disk_path FROM entries
-            WHERE location_id = ${endpoint.location.rowId} AND tombstone = 0 AND kind = 0 AND ${sql.in("hash", hashes.slice(i, i + 500))}`)
+            WHERE location_id = ${endpoint.location.rowId} AND tombstone = 0 AND kind = 0
+              AND hash IN (SELECT value FROM json_each(${JSON.stringify(hashes.slice(i, i + 500))}))`)
           for (const r of rows) if (!found.has(r.hash)) found.set(r.hash, Path.join(endpoint.location.root, r.disk_path ?? r.path))
         }
       }

@@ -65,5 +65,17 @@ export const migrations = {
     yield* sql`CREATE INDEX entries_by_hash ON entries (hash) WHERE hash IS NOT NULL`
     yield* sql`CREATE INDEX entries_by_seq ON entries (location_id, seq)`
     yield* sql`CREATE INDEX entries_by_inode ON entries (location_id, inode)`
+  }),
+  "0002_directory_digests": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    // A digest of what a directory held (names, kinds, sizes, times, inodes, modes) when the
+    // index last matched it exactly: a rescan that reads the same digest from the disk skips
+    // reading and comparing that directory's rows.
+    yield* sql`CREATE TABLE directory_digests (
+      location_id INTEGER NOT NULL REFERENCES locations(id) ON DELETE CASCADE,
+      path TEXT NOT NULL,
+      digest TEXT NOT NULL,
+      PRIMARY KEY (location_id, path)
+    ) WITHOUT ROWID`
   })
 }
