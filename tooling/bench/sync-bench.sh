@@ -198,7 +198,10 @@ ROOT=$(cd "$ROOT" && pwd)
 OUTTSV=$RES/sync-$STAMP.local.tsv
 OUTTXT=$RES/sync-$STAMP.local.txt
 LOADLOG=$RES/sync-$STAMP.local.load.log
-cli_id() { echo "$(sha256sum "$CLI" | cut -c1-12) built $(date -u -r "$CLI" +%Y-%m-%dT%H:%MZ)"; }
+# The CLI is the launcher (main.js) and the bundle it runs (cli.cjs) beside it.
+BUNDLE=$(dirname "$CLI")/cli.cjs
+cli_sum() { cat "$1" "$(dirname "$1")/cli.cjs" 2>/dev/null | sha256sum | cut -c1-12; }
+cli_id() { echo "$(cli_sum "$CLI") built $(date -u -r "$BUNDLE" +%Y-%m-%dT%H:%MZ 2>/dev/null || date -u -r "$CLI" +%Y-%m-%dT%H:%MZ)"; }
 CLI_AT_START=$(cli_id)
 
 RUNCLI=$CLI
@@ -206,12 +209,13 @@ if [ "$SNAPSHOT" = 1 ]; then
   # the bundle loads better-sqlite3, blake3 and @parcel/watcher from node_modules next to it
   rm -rf "$ROOT/cli"; mkdir -p "$ROOT/cli"
   cp "$CLI" "$ROOT/cli/main.js"
+  [ -f "$BUNDLE" ] && cp "$BUNDLE" "$ROOT/cli/cli.cjs"
   echo '{"type":"module"}' > "$ROOT/cli/package.json"
   ln -s "$(cd "$(dirname "$CLI")/.." && pwd)/node_modules" "$ROOT/cli/node_modules"
   RUNCLI=$ROOT/cli/main.js
-  [ "$(sha256sum < "$RUNCLI")" = "$(sha256sum < "$CLI")" ] || die "the CLI changed while it was copied; try again"
+  [ "$(cli_sum "$RUNCLI")" = "$(cli_sum "$CLI")" ] || die "the CLI changed while it was copied; try again"
 fi
-CLI_RUN_ID="$(sha256sum "$RUNCLI" | cut -c1-12)"
+CLI_RUN_ID="$(cli_sum "$RUNCLI")"
 
 TEMPLATE="CONDUIT_HOME={state}/home CONDUIT_CLI=$RUNCLI CONDUIT_BENCH_VERSIONS=$VERSIONS $HERE/conduit-tool.sh {src} {dst} {phase} {excludes}"
 
