@@ -48,7 +48,7 @@ export class LibraryError extends Schema.TaggedError<LibraryError>()("LibraryErr
 
 /** A location could not be added, found or used. */
 export class LocationError extends Schema.TaggedError<LocationError>()("LocationError", {
-  reason: Schema.Literal("NotFound", "AlreadyExists", "Overlaps", "RootMissing", "RootUnmounted", "RootEmpty", "NotADirectory", "PermissionDenied"),
+  reason: Schema.Literal("NotFound", "AlreadyExists", "Overlaps", "RootMissing", "RootUnmounted", "RootEmpty", "NotADirectory", "PermissionDenied", "NotLocal"),
   path: Schema.String
 }) {
   override get message(): string {
@@ -69,6 +69,8 @@ export class LocationError extends Schema.TaggedError<LocationError>()("Location
         return `'${this.path}' is not a directory`
       case "PermissionDenied":
         return `permission denied reading '${this.path}'`
+      case "NotLocal":
+        return `location '${this.path}' belongs to another device: its index comes from library sync, it cannot be scanned here`
     }
   }
 }

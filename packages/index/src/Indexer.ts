@@ -282,6 +282,8 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
   const scanUnlocked = Effect.fn("Indexer.scan")(function* (locationId: Ids.LocationId, options: ScanOptions) {
     const started = performance.now()
     const location: Location = yield* locations.get(locationId)
+    // A peer's location (a library-sync replica) is not on this device's disks.
+    if (location.deviceRowId !== db.self.rowId) return yield* new Errors.LocationError({ reason: "NotLocal", path: location.id })
     yield* locations.checkRoot(location)
     const root = location.root
     const settings = { mode: location.indexingMode, extraPatterns: location.ignorePatterns }
@@ -742,8 +744,12 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
       }
     }
     if (hashMoves.length > 0) {
-      yield* lib(sql.withTransaction(Effect.forEach(hashMoves, (m) =>
-        sql`UPDATE entries SET moved_from = ${m.from} WHERE id = ${m.id}`, { discard: true })))
+      // A new sequence number too: a peer that replicated the row before it was known as a move
+      // learns of the move.
+      yield* lib(sql.withTransaction(Effect.gen(function* () {
+        let seq = yield* useSequences(hashMoves.length)
+        for (const m of hashMoves) yield* sql`UPDATE entries SET moved_from = ${m.from}, seq = ${seq++} WHERE id = ${m.id}`
+      })))
       moved += hashMoves.length
       added -= hashMoves.length
     }

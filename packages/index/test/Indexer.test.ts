@@ -1,5 +1,6 @@
 import { describe, it } from "@effect/vitest"
-import type { Entry } from "@conduit/domain"
+import type { Entry, Ids } from "@conduit/domain"
+import { SqlClient } from "@effect/sql"
 import { RelPath } from "@conduit/domain"
 import { Chunk, Effect, Option, Stream } from "effect"
 import { spawn } from "node:child_process"
@@ -181,7 +182,25 @@ describe("Indexer", () => {
         const summary = yield* scan()
         assert.strictEqual(summary.moved, 1)
         assert.strictEqual(summary.deleted, 0)
-        assert.strictEqual((yield* live).get("b/report.pdf")!.movedFrom, "a/report.pdf")
+        const after = yield* live
+        const moved = after.get("b/report.pdf")!
+        assert.strictEqual(moved.movedFrom, "a/report.pdf")
+        // Found a move after the row was written (directory b, then the hashed file): the move
+        // takes a sequence number of its own, so a replica that already has the row hears of it.
+        assert.isAtLeast(moved.seq, after.get("b")!.seq + 2)
+      })
+    ))
+
+  it.scoped("a peer's location (a library-sync replica) cannot be scanned", () =>
+    withIndex(({ root }) =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`INSERT INTO devices (uuid, name, created_at) VALUES ('peer-device', 'peer', 0)`
+        yield* sql`INSERT INTO locations (uuid, device_id, name, root, indexing_mode, created_at)
+          SELECT '00000000-0000-4000-8000-000000000001', id, 'theirs', ${root}, 'Standard', 0 FROM devices WHERE uuid = 'peer-device'`
+        const indexer = yield* Indexer.Indexer
+        const error = yield* Effect.flip(indexer.scan("00000000-0000-4000-8000-000000000001" as Ids.LocationId))
+        assert.include(error, { _tag: "LocationError", reason: "NotLocal" })
       })
     ))
 
