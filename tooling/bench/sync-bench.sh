@@ -18,6 +18,7 @@
 #                     (with a node_modules symlink), so a rebuild during the run changes nothing
 #   --harness PATH    run-peers.sh (default /work/shared/bench/run-peers.sh)
 #   --summary FILE    skip the run: only print the targets for an existing summary TSV
+#   --no-resolve      skip the resolve step alone (resolve-bench.mjs, in process, printed last)
 #   -h, --help        this text
 #   --                the rest is passed to run-peers.sh unchanged (e.g. --sync-in-timing)
 #
@@ -30,7 +31,7 @@ REPS=3; SCALE=1; PHASES=init,noop,change,inplace; TOOLS=rsync,unison,rclone; TIM
 VERSIONS=move-out
 CLI=$REPO/apps/cli/dist/main.js
 HARNESS=/work/shared/bench/run-peers.sh
-SUMMARY=""; SNAPSHOT=1
+SUMMARY=""; SNAPSHOT=1; RESOLVE=1
 declare -a WLS=() PASS=()
 
 die() { echo "sync-bench: $*" >&2; exit 2; }
@@ -45,6 +46,7 @@ while [ $# -gt 0 ]; do
     --versions) VERSIONS=$2; shift 2;;
     --cli) CLI=$2; shift 2;;
     --no-snapshot) SNAPSHOT=0; shift;;
+    --no-resolve) RESOLVE=0; shift;;
     --harness) HARNESS=$2; shift 2;;
     --summary) SUMMARY=$2; shift 2;;
     -h|--help) sed -n '2,/^set -u/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0;;
@@ -263,4 +265,13 @@ RAWF=$(sed -n 's/.*raw rows: //p' "$RES/sync-$STAMP.local.stderr.log" | tail -1)
   fi
   echo "# files: $OUTTSV (summary), $RES/sync-$STAMP.local.raw.tsv (per run), harness logs under $ROOT/logs"
 } | tee -a "$OUTTXT"
+
+# The resolve step alone: planning from a current index, in process (no start-up, no rescan).
+if [ "$RESOLVE" = 1 ]; then
+  {
+    echo
+    echo "== resolve step alone (resolve-bench.mjs, many-small, in process; target <= 20 ms) =="
+    node "$HERE/resolve-bench.mjs" --reps 9 --scale "$SCALE" 2>&1
+  } | tee -a "$OUTTXT"
+fi
 exit $HRC

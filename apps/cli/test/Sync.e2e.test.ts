@@ -6,7 +6,7 @@
  * Trees get whole-second modification times (`settle`) so that a comparison of both sides is
  * exact; one test checks sub-microsecond times on purpose.
  */
-import { spawnSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -437,5 +437,119 @@ describe("conduit sync", () => {
     assert.strictEqual(r.code, 0, `${r.stdout}${r.stderr}`)
     assert.match(r.stdout, /; verified$/m)
   })
-})
 
+  it("bidirectional: a type change, delete against edit and a rename converge; rule-excluded files stay where they are", async () => {
+    const src = tree("src", {
+      "doc.txt": "a file, for now",
+      "edited.txt": "e0",
+      "renamed.txt": "content that moves somewhere else",
+      "node_modules/pkg/index.js": "the source's own excluded file",
+      "kept.txt": "k"
+    })
+    const dst = tree("dst", { "node_modules/other/index.js": "the target's own excluded file" })
+    const first = await json(0, "sync", src, dst, "--mode", "bidirectional")
+    assert.isTrue(first.verified)
+    assert.isFalse(Fs.existsSync(Path.join(dst, "node_modules/pkg")), "excluded: not copied")
+    assert.isFalse(Fs.existsSync(Path.join(src, "node_modules/other")), "excluded: not copied back")
+
+    // The source turns doc.txt into a directory and renames a file; the target edits a file
+    // the source deletes.
+    Fs.rmSync(Path.join(src, "doc.txt"))
+    Fs.mkdirSync(Path.join(src, "doc.txt"))
+    write(src, "doc.txt/inner.txt", "now a directory", T0 + 10)
+    Fs.mkdirSync(Path.join(src, "moved"))
+    Fs.renameSync(Path.join(src, "renamed.txt"), Path.join(src, "moved/renamed.txt"))
+    Fs.rmSync(Path.join(src, "edited.txt"))
+    write(dst, "edited.txt", "e1, edited on the target", T0 + 20)
+
+    const second = await json(0, "sync", src, dst, "--mode", "bidirectional")
+    assert.isTrue(second.verified)
+    assert.strictEqual(second.plan.summary.moves, 1, "the rename is a rename on the target")
+    assert.deepStrictEqual(
+      second.plan.conflicts.map((c: any) => [c.path, c.reason, c.winner, c.resolution]).sort(),
+      [["doc.txt", "TypeChange", "source", "EditKept"], ["edited.txt", "DeleteVsEdit", "target", "EditKept"]]
+    )
+    // Both sides hold the same (the excluded directories aside), the edit came back to the source.
+    const withoutExcluded = (root: string) => snapshot(root).filter((e) => !e.path.startsWith("node_modules"))
+    assert.deepStrictEqual(withoutExcluded(dst).map((e) => [e.path, e.kind, e.bytes]), withoutExcluded(src).map((e) => [e.path, e.kind, e.bytes]))
+    assert.strictEqual(Fs.readFileSync(Path.join(src, "edited.txt"), "utf8"), "e1, edited on the target")
+    assert.strictEqual(Fs.readFileSync(Path.join(dst, "doc.txt/inner.txt"), "utf8"), "now a directory")
+    assert.strictEqual(Fs.readFileSync(Path.join(dst, "moved/renamed.txt"), "utf8"), "content that moves somewhere else")
+    // The replaced file is a version on the target; the excluded files were never touched.
+    assert.deepStrictEqual(versions(dst).filter(([p]) => p === "doc.txt"), [["doc.txt", "a file, for now"]])
+    assert.strictEqual(Fs.readFileSync(Path.join(src, "node_modules/pkg/index.js"), "utf8"), "the source's own excluded file")
+    assert.strictEqual(Fs.readFileSync(Path.join(dst, "node_modules/other/index.js"), "utf8"), "the target's own excluded file")
+    const listed = (await json(0, "conflicts")).conflicts.map((c: any) => [c.path, c.reason]).sort()
+    assert.deepStrictEqual(listed, [["doc.txt", "TypeChange"], ["edited.txt", "DeleteVsEdit"]])
+  })
+
+  it("refuses a file given for a directory, and creates nothing", async () => {
+    const src = tree("src", { "a.txt": "a" })
+    const file = Path.join(work, "plain.txt")
+    Fs.writeFileSync(file, "not a directory")
+    for (const [a, b, bad] of [[file, src, file], [src, file, file]] as const) {
+      const r = await conduit("sync", a, b)
+      assert.strictEqual(r.code, 1)
+      assert.strictEqual(r.stdout, "")
+      assert.match(r.stderr, new RegExp(`^'${escape(bad)}' is not a directory`))
+    }
+    assert.deepStrictEqual(await locationRoots(), [])
+    assert.strictEqual(Fs.readFileSync(file, "utf8"), "not a directory")
+  })
+
+  // Root can write anywhere, so "read-only" and "full" are real file systems here: small tmpfs
+  // mounts (CI runs as root; elsewhere these two tests are skipped).
+  const asRoot = process.getuid?.() === 0
+  const mountTmpfs = (dir: string, options: string) => {
+    Fs.mkdirSync(dir, { recursive: true })
+    execFileSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", dir])
+    return () => execFileSync("umount", ["-l", dir])
+  }
+
+  it.skipIf(!asRoot)("a read-only target: every copy is a recorded skip, exit 1, and the target is unchanged", async () => {
+    const src = tree("src", { "a.txt": "new a", "d/b.txt": "new b" })
+    const dst = Path.join(work, "ro")
+    const unmount = mountTmpfs(dst, "size=4m")
+    try {
+      Fs.writeFileSync(Path.join(dst, "a.txt"), "old a")
+      await json(0, "location", "add", dst)
+      execFileSync("mount", ["-o", "remount,ro", dst])
+      const before = snapshot(dst)
+      const r = await json(1, "sync", src, dst)
+      assert.isFalse(r.verified)
+      assert.isAbove(r.report.skipped.length, 0)
+      for (const s of r.report.skipped) assert.include(s.error, { _tag: "FileOpError", reason: "PermissionDenied" })
+      assert.deepStrictEqual(snapshot(dst), before, "nothing changed on the target")
+      assert.deepStrictEqual(Fs.readdirSync(dst).filter((n) => n.startsWith(".conduit-tmp-")), [])
+    } finally {
+      unmount()
+    }
+  })
+
+  it.skipIf(!asRoot)("a full disk: the copies that fit are made, the others are recorded DiskFull skips; no partial file; the next run completes once there is room", async () => {
+    const files: Record<string, string> = {}
+    for (let i = 0; i < 8; i++) files[`big-${i}.bin`] = String(i).repeat(300 * 1024)
+    const src = tree("src", files)
+    const dst = Path.join(work, "small")
+    const unmount = mountTmpfs(dst, "size=1m")
+    try {
+      const r = await json(1, "sync", src, dst)
+      assert.isFalse(r.verified)
+      const reasons = new Set(r.report.skipped.map((s: any) => s.error.reason))
+      assert.deepStrictEqual([...reasons], ["DiskFull"])
+      assert.isAbove(r.report.copied, 0)
+      // What is there is complete: every file under its final name has the source's bytes.
+      for (const name of Fs.readdirSync(dst)) {
+        if (name === ".conduit") continue
+        assert.notMatch(name, /^\.conduit-tmp-/, "no partial file is left")
+        assert.isTrue(Fs.readFileSync(Path.join(dst, name)).equals(Fs.readFileSync(Path.join(src, name))), name)
+      }
+      assert.deepStrictEqual(Fs.readdirSync(src).sort(), Object.keys(files).sort(), "the source lost nothing")
+      execFileSync("mount", ["-o", "remount,size=8m", dst])
+      const again = await json(0, "sync", src, dst)
+      assert.isTrue(again.verified)
+    } finally {
+      unmount()
+    }
+  })
+})

@@ -156,7 +156,9 @@ const ENTRIES_PER_BATCH = 1500
 const HASH_BATCH_FILES = 64
 const HASH_BATCH_BYTES = 4 << 20
 const ROWS_PER_INSERT = 500
-const WRITE_BATCH = 1500
+// Rows per write transaction: the indexes (by hash above all) take random inserts, so fewer,
+// larger transactions rewrite far fewer pages (20,000 files: 47 → 25 MiB written).
+const WRITE_BATCH = 6000
 const MAX_BATCHES_IN_FLIGHT = 16
 const KNOWN_COLUMNS = "id, path, parent, kind, size, mtime_s, mtime_ns, inode, mode, hash, hash_state, link_target, disk_path, tombstone"
 

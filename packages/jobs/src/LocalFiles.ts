@@ -21,6 +21,7 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { FileOpError, fromErrno } from "./FileOpError.js"
+import { makeDirectory } from "./internal/makeDirectory.js"
 import * as VersionStore from "./VersionStore.js"
 
 /** A file to write at `root/path` with the bytes of `from`. */
@@ -117,7 +118,7 @@ export const prepareCopy = (request: CopyRequest, fsync = true): Effect.Effect<P
     const written = Effect.gen(function* () {
       yield* Effect.try({
         try: () => {
-          Fs.mkdirSync(dir, { recursive: true })
+          makeDirectory(dir)
           Fs.copyFileSync(request.from, temp, Fs.constants.COPYFILE_FICLONE)
         },
         catch: (cause) => fromErrno(destination, cause)
@@ -173,7 +174,7 @@ export const prepareCopies = (
       const temp = Path.join(dir, tempName(Path.basename(destination), request.token))
       try {
         if (!made.has(dir)) {
-          Fs.mkdirSync(dir, { recursive: true })
+          makeDirectory(dir)
           made.add(dir)
         }
         Fs.copyFileSync(request.from, temp, Fs.constants.COPYFILE_FICLONE)
@@ -294,7 +295,7 @@ export const ensureDirectory = (root: string, path: RelPath.RelPath, mtimeNs: bi
     if (existing !== null && !existing.isDirectory()) yield* VersionStore.keep(root, path)
     yield* Effect.try({
       try: () => {
-        Fs.mkdirSync(absolute, { recursive: true })
+        makeDirectory(absolute)
         if (mode !== null) Fs.chmodSync(absolute, mode)
         if (mtimeNs !== null) Fs.utimesSync(absolute, Date.now() / 1000, seconds(mtimeNs))
       },
@@ -309,7 +310,7 @@ export const writeSymlink = (root: string, path: RelPath.RelPath, linkTarget: st
     const temp = Path.join(Path.dirname(absolute), tempName(Path.basename(absolute)))
     yield* Effect.try({
       try: () => {
-        Fs.mkdirSync(Path.dirname(absolute), { recursive: true })
+        makeDirectory(Path.dirname(absolute))
         Fs.symlinkSync(linkTarget, temp)
         if (mtimeNs !== null) Fs.lutimesSync(temp, Date.now() / 1000, seconds(mtimeNs))
       },
@@ -357,7 +358,7 @@ export const move = (root: string, from: RelPath.RelPath, to: RelPath.RelPath) =
     if (lstatOrNull(destination) !== null) yield* VersionStore.keep(root, to)
     yield* Effect.try({
       try: () => {
-        Fs.mkdirSync(Path.dirname(destination), { recursive: true })
+        makeDirectory(Path.dirname(destination))
         Fs.renameSync(source, destination)
         fsyncDirectory(Path.dirname(destination))
       },

@@ -11,6 +11,7 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fromErrno, type FileOpError } from "./FileOpError.js"
+import { makeDirectory } from "./internal/makeDirectory.js"
 
 /** The directory of a location's versions. */
 export const directory = (locationRoot: string): string => Path.join(locationRoot, ".conduit", "versions")
@@ -50,7 +51,7 @@ export const keep = (locationRoot: string, rel: RelPath.RelPath | string, now = 
       const from = Path.join(locationRoot, rel)
       if (!Fs.existsSync(from) && !isLink(from)) return null
       const to = target(locationRoot, rel, now)
-      Fs.mkdirSync(Path.dirname(to), { recursive: true })
+      makeDirectory(Path.dirname(to))
       Fs.renameSync(from, to)
       return { path: rel, file: to, keptAt: now }
     },
@@ -68,7 +69,7 @@ export const snapshot = (locationRoot: string, rel: RelPath.RelPath | string, no
       const from = Path.join(locationRoot, rel)
       if (!Fs.existsSync(from)) return null
       const to = target(locationRoot, rel, now)
-      Fs.mkdirSync(Path.dirname(to), { recursive: true })
+      makeDirectory(Path.dirname(to))
       try {
         Fs.linkSync(from, to)
       } catch {
@@ -131,7 +132,7 @@ export const restore = (locationRoot: string, rel: string, version: Version): Ef
     const temp = Path.join(parent, `.conduit-tmp-${Crypto.randomBytes(4).toString("hex")}-restore-${Path.basename(destination).slice(0, 160)}`)
     yield* Effect.try({
       try: () => {
-        Fs.mkdirSync(parent, { recursive: true })
+        makeDirectory(parent)
         const stat = Fs.lstatSync(version.file)
         if (stat.isDirectory()) {
           Fs.cpSync(version.file, temp, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true })
