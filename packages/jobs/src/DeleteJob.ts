@@ -8,7 +8,7 @@
  */
 import type { RelPath } from "@conduit/domain"
 import { Effect, Either } from "effect"
-import type { FileOpError } from "./FileOpError.js"
+import * as FileOpError from "./FileOpError.js"
 import * as FileRoute from "./FileRoute.js"
 import type * as JobRuntime from "./JobRuntime.js"
 
@@ -25,11 +25,7 @@ export interface Payload {
 }
 
 /** A removal that did not happen. */
-export interface Failure {
-  readonly path: string
-  readonly reason: FileOpError["reason"]
-  readonly message: string
-}
+export type Failure = FileOpError.Failure
 
 /** Where a `DeleteJob` is. */
 export interface Checkpoint {
@@ -60,7 +56,7 @@ export const makeHandler = (route: FileRoute.FileRoute = FileRoute.local): JobRu
         const removed = yield* Effect.either(route.remove(root, paths[i]!))
         state = Either.isRight(removed)
           ? { ...state, next: i + 1, deleted: state.deleted + 1 }
-          : { ...state, next: i + 1, failed: [...state.failed, { path: paths[i]!, reason: removed.left.reason, message: removed.left.message }] }
+          : { ...state, next: i + 1, failed: [...state.failed, FileOpError.toFailure(paths[i]!, removed.left)] }
       }
       yield* Effect.catchTag(save(paths.length), "JobStopped", () => Effect.void)
     })

@@ -18,7 +18,7 @@
 import type { RelPath } from "@conduit/domain"
 import { Hasher } from "@conduit/index"
 import { Effect, Either } from "effect"
-import type { FileOpError } from "./FileOpError.js"
+import * as FileOpError from "./FileOpError.js"
 import * as FileRoute from "./FileRoute.js"
 import type * as JobRuntime from "./JobRuntime.js"
 import type * as LocalFiles from "./LocalFiles.js"
@@ -46,13 +46,13 @@ export interface CopyOptions {
   /** Called after each batch with its requests' results, in order. */
   readonly afterBatch?: (
     first: number,
-    results: ReadonlyArray<Either.Either<LocalFiles.CopyResult, FileOpError>>
+    results: ReadonlyArray<Either.Either<LocalFiles.CopyResult, FileOpError.FileOpError>>
   ) => Effect.Effect<void>
 }
 
 /** How `copyBatches` ended: the requests it got to (results in order), and whether it stopped early. */
 export interface CopyOutcome {
-  readonly results: ReadonlyArray<Either.Either<LocalFiles.CopyResult, FileOpError>>
+  readonly results: ReadonlyArray<Either.Either<LocalFiles.CopyResult, FileOpError.FileOpError>>
   readonly stopped: "paused" | "cancelled" | null
 }
 
@@ -69,7 +69,7 @@ export const copyBatches = (
 ): Effect.Effect<CopyOutcome, never, Hasher.Hasher> =>
   Effect.gen(function* () {
     const parallel = options.parallel ?? 4
-    const results: Array<Either.Either<LocalFiles.CopyResult, FileOpError>> = []
+    const results: Array<Either.Either<LocalFiles.CopyResult, FileOpError.FileOpError>> = []
     for (let i = start; i < requests.length; i += FILES_PER_BATCH) {
       if (options.beforeBatch !== undefined) {
         const decision = yield* options.beforeBatch(i)
@@ -118,11 +118,7 @@ export interface Payload {
 }
 
 /** A copy that did not happen. */
-export interface Failure {
-  readonly path: string
-  readonly reason: FileOpError["reason"]
-  readonly message: string
-}
+export type Failure = FileOpError.Failure
 
 /** Where a `FileCopyJob` is: the next item, and what the batches before it did. */
 export interface Checkpoint {
@@ -182,7 +178,7 @@ export const makeHandler = (
                   copied++
                   bytes += r.right.bytes
                 } else {
-                  failed.push({ path: items[first + j]!.path, reason: r.left.reason, message: r.left.message })
+                  failed.push(FileOpError.toFailure(items[first + j]!.path, r.left))
                 }
               })
               state = { next: first + results.length, copied, bytes, failed }

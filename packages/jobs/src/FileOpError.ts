@@ -52,3 +52,13 @@ export const fromErrno = (path: string, cause: unknown): FileOpError => {
     : "Io"
   return new FileOpError({ reason, path, cause })
 }
+
+/** A file operation that did not happen, as a job's checkpoint records it (JSON). */
+export interface Failure {
+  readonly path: string
+  readonly reason: FileOpError["reason"]
+  readonly message: string
+}
+
+/** The record of `error` for `path`. */
+export const toFailure = (path: string, error: FileOpError): Failure => ({ path, reason: error.reason, message: error.message })
