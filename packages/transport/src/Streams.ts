@@ -7,6 +7,7 @@
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from "@libp2p/interface"
 import { Effect } from "effect"
 import { DEFAULT_MAX_READ_BYTES, STREAM_CLOSE_TIMEOUT_MILLIS } from "./constants.js"
+import { drained } from "./internal/drain.js"
 import { TransportError } from "./TransportError.js"
 
 /** A stream of the libp2p node (re-exported so users need not depend on `@libp2p/interface`). */
@@ -22,7 +23,7 @@ const streamError = (stream: Stream, cause: unknown): TransportError =>
 export const write = (stream: Stream, data: Uint8Array): Effect.Effect<void, TransportError> =>
   Effect.tryPromise({
     try: async (signal) => {
-      if (!stream.send(data)) await stream.onDrain({ signal })
+      if (!stream.send(data) && stream.writableNeedsDrain) await drained(stream, signal)
     },
     catch: (cause) => streamError(stream, cause)
   })

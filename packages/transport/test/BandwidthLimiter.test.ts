@@ -1,0 +1,63 @@
+import { describe, it } from "@effect/vitest"
+import { Effect, Either, Fiber, TestClock } from "effect"
+import * as Path from "node:path"
+import { assert } from "vitest"
+import { BandwidthLimiter } from "../src/index.js"
+import { bytes } from "./support.js"
+import { LOCATION, pair, policyFor, sameBytes, writeFile } from "./transferSupport.js"
+
+describe("BandwidthLimiter", () => {
+  it.effect("lets a burst through, then makes takers wait for the rate, in the order they asked", () =>
+    Effect.gen(function* () {
+      const limiter = yield* BandwidthLimiter.make(1000, { burstBytes: 100 })
+      yield* limiter.take(100)
+      const done: Array<string> = []
+      const first = yield* Effect.fork(Effect.zipRight(limiter.take(500), Effect.sync(() => done.push("first"))))
+      const second = yield* Effect.fork(Effect.zipRight(limiter.take(500), Effect.sync(() => done.push("second"))))
+      yield* TestClock.adjust("499 millis")
+      assert.deepStrictEqual(done, [])
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(first)
+      assert.deepStrictEqual(done, ["first"])
+      yield* TestClock.adjust("500 millis")
+      yield* Fiber.join(second)
+      assert.deepStrictEqual(done, ["first", "second"])
+      // After a quiet second the bucket is full again, but never above the burst.
+      yield* TestClock.adjust("10 seconds")
+      yield* limiter.take(100)
+      const late = yield* Effect.fork(limiter.take(10))
+      yield* TestClock.adjust("9 millis")
+      assert.isNull(late.unsafePoll())
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(late)
+    }))
+
+  it.effect("refuses a rate that is not a positive number", () =>
+    Effect.gen(function* () {
+      for (const rate of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+        const exit = yield* Effect.exit(BandwidthLimiter.make(rate))
+        assert.isTrue(exit._tag === "Failure")
+      }
+    }))
+
+  it.scopedLive("caps two sessions sharing one limiter at 4 MiB/s together (within 10 %)", () =>
+    Effect.gen(function* () {
+      const { a, b, root, source } = yield* pair()
+      yield* b.receiver.serve(policyFor(root, []))
+      const MiB = 1024 * 1024
+      const one = writeFile(source, "one.bin", bytes(6 * MiB, 1))
+      const two = writeFile(source, "two.bin", bytes(6 * MiB, 2))
+      const limiter = yield* BandwidthLimiter.make(4 * MiB)
+      const started = Date.now()
+      const outcomes = yield* Effect.all([
+        a.sender.sendAll(b.node.peerId, [{ source: one, location: LOCATION, path: "one.bin" }], { limiter, compress: false }),
+        a.sender.sendAll(b.node.peerId, [{ source: two, location: LOCATION, path: "two.bin" }], { limiter, compress: false })
+      ], { concurrency: "unbounded" })
+      const seconds = (Date.now() - started) / 1000
+      for (const [outcome] of outcomes) assert.isTrue(Either.isRight(outcome!))
+      const rate = 12 / seconds
+      assert.isAtLeast(rate, 3.6, `${rate.toFixed(2)} MiB/s in ${seconds.toFixed(2)} s`)
+      assert.isAtMost(rate, 4.4, `${rate.toFixed(2)} MiB/s in ${seconds.toFixed(2)} s`)
+      assert.isTrue(sameBytes(one, Path.join(root, "one.bin")) && sameBytes(two, Path.join(root, "two.bin")))
+    }), 30_000)
+})
