@@ -331,6 +331,8 @@ export const make: Effect.Effect<
   const removeLeftovers = (root: string, partials: ReadonlyArray<string>, live: ReadonlySet<string | null>) =>
     Effect.sync(() => {
       for (const partial of partials) {
+        // A transfer's partial file keeps verified blocks for a resume; its receiver owns it.
+        if (Path.basename(partial).startsWith(".conduit-tmp-part-")) continue
         if (live.has(LocalFiles.tokenOf(Path.basename(partial)))) continue
         try {
           Fs.rmSync(Path.join(root, partial), { force: true })

@@ -84,8 +84,11 @@ describe("Conduits", () => {
         assert.isNotNull((yield* conduits.get(conduit.id)).lastSyncCompletedAt)
         // A killed run's partial file (its generation is not running) is removed by the next run.
         Fs.writeFileSync(Path.join(b, ".conduit-tmp-deadbeef-01234567-doc.txt"), "partial")
+        // A peer transfer's resumable partial file is left to its receiver.
+        Fs.writeFileSync(Path.join(b, ".conduit-tmp-part-0123456789abcdef-big.bin"), "verified blocks")
         yield* conduits.run(conduit.id)
         assert.isFalse(Fs.existsSync(Path.join(b, ".conduit-tmp-deadbeef-01234567-doc.txt")))
+        assert.isTrue(Fs.existsSync(Path.join(b, ".conduit-tmp-part-0123456789abcdef-big.bin")))
         // A dry run records nothing.
         const dry = yield* conduits.run(conduit.id, { dryRun: true })
         assert.isNull(dry.generation)
