@@ -1,0 +1,125 @@
+/**
+ * A mirror from one device to another, in process but over the real wire: two devices with
+ * their own homes, libraries, identities and libp2p nodes on 127.0.0.1, paired both ways. The
+ * plan is made on the source device from its own index and its replica of the target's (library
+ * sync), and run with the plan runner whose target route is the peer (transfer protocol for the
+ * copies, remote operations for the rest).
+ */
+import { describe, it } from "@effect/vitest"
+import type { RelPath } from "@conduit/domain"
+import { Hasher, Indexer, IndexLive, LibraryDatabase, Locations } from "@conduit/index"
+import { VersionStore } from "@conduit/jobs"
+import { LibrarySync } from "@conduit/library-sync"
+import { IndexDiff, Modes, Planner } from "@conduit/resolver"
+import * as Testkit from "@conduit/testkit"
+import { Node, Pairing, Transfer, TransportLive } from "@conduit/transport"
+import { Chunk, Context, Effect, Layer, Stream } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { assert } from "vitest"
+import { LocalPlanRunner, PeerReplication, RemoteOps, RemoteRoute } from "../src/index.js"
+
+const tempDir = Testkit.tempDir("conduit-remote-")
+
+/** A device serving replication, remote operations and transfers into its own locations. */
+const device = Effect.gen(function* () {
+  const home = yield* tempDir
+  const index = Layer.fresh(IndexLive.layer({ home, workers: 1 }))
+  const transport = TransportLive.layer().pipe(Layer.provideMerge(index))
+  const services = Layer.mergeAll(PeerReplication.layer, RemoteOps.serverLayer, Transfer.layer, IndexDiff.layer).pipe(
+    Layer.provideMerge(LibrarySync.layer.pipe(Layer.provideMerge(transport)))
+  )
+  const context = yield* Layer.build(services)
+  yield* Context.get(context, PeerReplication.PeerReplication).serve
+  yield* Context.get(context, RemoteOps.RemoteOpsServer).serve
+  const policy = yield* RemoteRoute.receiverPolicy.pipe(Effect.provide(context))
+  yield* Context.get(context, Transfer.TransferReceiver).serve(policy)
+  return { home, context, node: Context.get(context, Node.Node), db: Context.get(context, LibraryDatabase.LibraryDatabase) }
+})
+type Device = Effect.Effect.Success<typeof device>
+
+const on = <A, E, R>(d: Device, effect: Effect.Effect<A, E, R>) => Effect.provide(effect, d.context as Context.Context<never>) as Effect.Effect<A, E, never>
+
+const pairBoth = (a: Device, b: Device) =>
+  Effect.gen(function* () {
+    const addressesB = yield* b.node.addresses
+    const addressesA = yield* a.node.addresses
+    yield* on(a, Effect.flatMap(Pairing.Pairing, (p) => p.pair(b.node.peerId, addressesB, "b")))
+    yield* on(b, Effect.flatMap(Pairing.Pairing, (p) => p.pair(a.node.peerId, addressesA, "a")))
+  })
+
+/** Every file under a root but the version store: `[path, content]`, sorted. */
+const files = (root: string): Array<[string, string]> =>
+  (Fs.readdirSync(root, { recursive: true }) as Array<string>)
+    .filter((rel) => !rel.startsWith(".conduit") && Fs.statSync(Path.join(root, rel)).isFile())
+    .sort()
+    .map((rel): [string, string] => [rel, Fs.readFileSync(Path.join(root, rel), "utf8")])
+
+describe("sync across devices", () => {
+  it.scopedLive("mirror from A to B over the wire: planned from A's index and its replica of B's, then B's index verifies", () =>
+    Effect.gen(function* () {
+      const a = yield* device
+      const b = yield* device
+      yield* pairBoth(a, b)
+      const rootA = yield* tempDir
+      const rootB = yield* tempDir
+      Testkit.writeTree(rootA, { "docs/readme.md": "# hello", "docs/deep/er/file.txt": "deep", "photos/a.jpg": "pixels a", "same.txt": "identical", "empty.txt": "" })
+      Testkit.writeTree(rootB, { "docs/readme.md": "old readme", "stale.txt": "only on B", "same.txt": "identical", "copy-of-a.jpg": "pixels a" })
+      const la = yield* on(a, Effect.flatMap(Locations.Locations, (l) => l.add(rootA)))
+      const lb = yield* on(b, Effect.flatMap(Locations.Locations, (l) => l.add(rootB)))
+      yield* on(a, Effect.flatMap(Indexer.Indexer, (i) => i.scan(la.id)))
+      yield* on(b, Effect.flatMap(Indexer.Indexer, (i) => i.scan(lb.id)))
+
+      const resolve = on(a, Effect.gen(function* () {
+        yield* Effect.flatMap(PeerReplication.PeerReplication, (r) => r.pull(b.node.peerId))
+        const replica = yield* Effect.flatMap(Locations.Locations, (l) => l.get(lb.id))
+        const diff = yield* IndexDiff.IndexDiff
+        const states = Chunk.toReadonlyArray(yield* Stream.runCollect(diff.full({ location: la, dir: "" as RelPath.RelPath }, { location: replica, dir: "" as RelPath.RelPath })))
+        return Planner.plan(Modes.mirror, states)
+      }))
+      const plan = yield* resolve
+      assert.isAbove(plan.operations.length, 0)
+      assert.isTrue(yield* on(a, Effect.flatMap(PeerReplication.PeerReplication, (r) => r.isFullySynced(b.node.peerId, lb.id))))
+
+      const route = yield* on(a, RemoteRoute.make(b.node.peerId, lb.id))
+      const report = yield* on(a, LocalPlanRunner.run(plan, {
+        source: { root: la.root, dir: "" as RelPath.RelPath },
+        target: { root: "remote", dir: "" as RelPath.RelPath, route }
+      }).pipe(Effect.provideService(Hasher.Hasher, Context.get(a.context as Context.Context<Hasher.Hasher>, Hasher.Hasher))))
+      assert.deepStrictEqual(report.skipped.map((s) => s.error.message), [])
+      assert.deepStrictEqual(files(rootB), files(rootA))
+      // What B lost is kept on B: the replaced readme and the deleted files.
+      assert.strictEqual(Fs.readFileSync((yield* VersionStore.list(rootB, "docs/readme.md"))[0]!.file, "utf8"), "old readme")
+      assert.lengthOf(yield* VersionStore.list(rootB, "stale.txt"), 1)
+
+      // B re-indexes; A's fresh plan from its updated replica is empty.
+      yield* on(b, Effect.flatMap(Indexer.Indexer, (i) => i.scan(lb.id)))
+      const after = yield* resolve
+      assert.deepStrictEqual(after.operations, [])
+    }), 120_000)
+
+  it.scopedLive("remote operations refuse what they must: another device's location, a path with '..', a malformed request", () =>
+    Effect.gen(function* () {
+      const a = yield* device
+      const b = yield* device
+      yield* pairBoth(a, b)
+      const rootB = yield* tempDir
+      Testkit.writeTree(rootB, { "keep.txt": "keep" })
+      const lb = yield* on(b, Effect.flatMap(Locations.Locations, (l) => l.add(rootB)))
+      const ask = (request: RemoteOps.Request) => Effect.flip(RemoteOps.ask(a.node, b.node.peerId, request))
+      const escape = yield* ask({ op: "remove", location: lb.id, path: "../outside" })
+      assert.strictEqual(escape.reason, "Io")
+      assert.match(String((escape.cause as Error).message), /\.\./)
+      const unknown = yield* ask({ op: "remove", location: "00000000-0000-4000-8000-000000000000", path: "keep.txt" })
+      assert.match(String((unknown.cause as Error).message), /no location/)
+      // A's own location is not B's to act on either.
+      const rootA = yield* tempDir
+      const la = yield* on(a, Effect.flatMap(Locations.Locations, (l) => l.add(rootA)))
+      const notB = yield* ask({ op: "remove", location: la.id, path: "keep.txt" })
+      assert.match(String((notB.cause as Error).message), /no location/)
+      // Garbage is answered with a refusal, not a crash.
+      const answer = yield* on(b, Effect.flatMap(RemoteOps.RemoteOpsServer, (s) => s.handle({ op: "verify", location: lb.id, path: "keep.txt", kind: 0, hash: "0".repeat(64), size: 4, linkTarget: null })))
+      assert.deepStrictEqual(answer, { ok: true, value: false })
+      assert.strictEqual(Fs.readFileSync(Path.join(rootB, "keep.txt"), "utf8"), "keep", "nothing was removed")
+    }), 120_000)
+})
