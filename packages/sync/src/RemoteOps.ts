@@ -1,8 +1,9 @@
 /**
  * Remote operations: the file operations of a plan other than copies (those go over the
  * transfer protocol) — make a directory, write a symlink, set attributes, remove (keeping a
- * version), unlink a verified archive source, move, verify, read a directory's time — asked of
- * a paired peer on `/conduit/remote-ops/1.0.0`, one request and one answer per stream.
+ * version), unlink a verified archive source, move, verify, read a directory's time — and
+ * re-indexing the directories a run touched, asked of a paired peer on
+ * `/conduit/remote-ops/1.0.0`, one request and one answer per stream.
  *
  * The serving side runs each operation with this device's own `FileRoute.local` (the same
  * guarantees as a local sync: versions first, verified bytes), on a location of this device
@@ -12,7 +13,7 @@
  * @since 0.1.0
  */
 import { RelPath } from "@conduit/domain"
-import { Hasher, LibraryDatabase, Locations } from "@conduit/index"
+import { Hasher, Indexer, LibraryDatabase, Locations } from "@conduit/index"
 import { FileOpError, FileRoute } from "@conduit/jobs"
 import { Node, Streams, type TransportError } from "@conduit/transport"
 import { Context, Effect, Either, Layer, Schema, type Scope } from "effect"
@@ -45,7 +46,10 @@ export const Request = Schema.Union(
     size: Schema.Int.pipe(Schema.nonNegative()),
     linkTarget: Schema.NullOr(Schema.String.pipe(Schema.maxLength(4096)))
   }),
-  Schema.Struct({ op: Schema.Literal("directoryTime"), location: Location, path: Path_ })
+  Schema.Struct({ op: Schema.Literal("directoryTime"), location: Location, path: Path_ }),
+  // The directories a run wrote to, scanned shallowly (new directories whole); `path` is the
+  // first of them, for errors.
+  Schema.Struct({ op: Schema.Literal("reindex"), location: Location, path: Path_, directories: Schema.Array(Path_).pipe(Schema.maxItems(2048)) })
 )
 export type Request = typeof Request.Type
 
@@ -77,9 +81,10 @@ export class RemoteOpsServer extends Context.Tag("@conduit/sync/RemoteOpsServer"
 export const makeServer: Effect.Effect<
   RemoteOpsServer["Type"],
   never,
-  Node.Node | Locations.Locations | LibraryDatabase.LibraryDatabase | Hasher.Hasher
+  Node.Node | Locations.Locations | LibraryDatabase.LibraryDatabase | Hasher.Hasher | Indexer.Indexer
 > = Effect.gen(function* () {
   const node = yield* Node.Node
+  const indexer = yield* Indexer.Indexer
   const locations = yield* Locations.Locations
   const db = yield* LibraryDatabase.LibraryDatabase
   const hasher = yield* Hasher.Hasher
@@ -127,6 +132,18 @@ export const makeServer: Effect.Effect<
           )
         case "directoryTime":
           return yield* run(route.directoryTime(root, path.right), (ns) => (ns === null ? null : ns.toString()))
+        case "reindex": {
+          const directories: Array<RelPath.RelPath> = []
+          for (const d of request.directories) {
+            const parsed = relPath(d)
+            if (Either.isLeft(parsed)) return refused(parsed.left.message)
+            directories.push(parsed.right)
+          }
+          return yield* indexer.scan(location.right.id, { paths: directories, recursive: false, allowEmptyRoot: true }).pipe(
+            Effect.as<Answer>({ ok: true }),
+            Effect.catchAll((e) => Effect.succeed<Answer>({ ok: false, reason: "Io", message: e.message }))
+          )
+        }
       }
     })
 
@@ -145,7 +162,7 @@ export const makeServer: Effect.Effect<
 export const serverLayer: Layer.Layer<
   RemoteOpsServer,
   never,
-  Node.Node | Locations.Locations | LibraryDatabase.LibraryDatabase | Hasher.Hasher
+  Node.Node | Locations.Locations | LibraryDatabase.LibraryDatabase | Hasher.Hasher | Indexer.Indexer
 > = Layer.effect(RemoteOpsServer, makeServer)
 
 /**

@@ -92,8 +92,9 @@ describe("sync across devices", () => {
       assert.strictEqual(Fs.readFileSync((yield* VersionStore.list(rootB, "docs/readme.md"))[0]!.file, "utf8"), "old readme")
       assert.lengthOf(yield* VersionStore.list(rootB, "stale.txt"), 1)
 
-      // B re-indexes; A's fresh plan from its updated replica is empty.
-      yield* on(b, Effect.flatMap(Indexer.Indexer, (i) => i.scan(lb.id)))
+      // A asks B to re-index what the run touched; A's fresh plan from its updated replica is empty.
+      const touched = [...new Set(plan.operations.flatMap((op) => op._tag === "Move" ? [op.from, op.to] : [op.path]).map((p) => Path.posix.dirname(p)).map((d) => (d === "." ? "" : d)))]
+      yield* RemoteOps.ask(a.node, b.node.peerId, { op: "reindex", location: lb.id, path: touched[0]!, directories: touched })
       const after = yield* resolve
       assert.deepStrictEqual(after.operations, [])
     }), 120_000)
