@@ -11,17 +11,18 @@
  *
  * @since 0.1.0
  */
-import { Errors, RelPath } from "@conduit/domain"
+import { Errors, type Ids, RelPath } from "@conduit/domain"
 import { Hasher, Indexer, type IndexLive, IndexStore, LibraryDatabase, Locations } from "@conduit/index"
 import { type Fingerprint, IndexDiff, ModeRegistry, type Plan, Planner } from "@conduit/resolver"
 import { Migrator, SqlClient } from "@effect/sql"
-import { Chunk, Context, Effect, Either, Layer, Stream } from "effect"
+import { Chunk, Context, Effect, Either, Layer, Option, Stream } from "effect"
 import { JobRuntime, LocalFiles, VersionStore } from "@conduit/jobs"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { migrations } from "./internal/migrations.js"
 import * as LocalPlanRunner from "./LocalPlanRunner.js"
+import { PeerLink } from "./PeerLink.js"
 import { SyncError } from "./SyncError.js"
 
 /** A conduit's settings (the seed's configuration fields). */
@@ -48,9 +49,23 @@ export interface ConduitSettings {
 export interface ConduitEndpoint {
   readonly location: Locations.Location
   readonly dir: RelPath.RelPath
-  /** The directory's absolute path. */
+  /** The directory's absolute path (on its device). */
+  readonly path: string
+  /** The paired device it is on (its location is a library-sync replica here); null: this device. */
+  readonly peer: { readonly device: string; readonly peerId: string | null; readonly name: string } | null
+}
+
+/**
+ * A directory on a paired device: the device (its PeerId, device id or name) and the absolute
+ * path there, inside one of its locations that library sync brought here.
+ */
+export interface PeerPath {
+  readonly peer: string
   readonly path: string
 }
+
+/** A conduit endpoint as given: a directory of this device, or one of a paired device. */
+export type EndpointInput = string | PeerPath
 
 /** A conduit as stored. */
 export interface Conduit extends ConduitSettings {
@@ -166,12 +181,12 @@ export class Conduits extends Context.Tag("@conduit/sync/Conduits")<Conduits, {
    * none). Refuses the same directory twice, one inside the other, a pair that already has a
    * conduit (either way round) and an unknown mode.
    */
-  readonly create: (source: string, target: string, settings: Partial<ConduitSettings> & { readonly mode: string }) => Effect.Effect<Conduit, ConduitError>
+  readonly create: (source: EndpointInput, target: EndpointInput, settings: Partial<ConduitSettings> & { readonly mode: string }) => Effect.Effect<Conduit, ConduitError>
   /**
    * The conduit between two directories, created as needed; an existing one is switched to
    * `mode` unless `switchMode` is false.
    */
-  readonly ensure: (source: string, target: string, mode: string, switchMode?: boolean) => Effect.Effect<Conduit, ConduitError>
+  readonly ensure: (source: EndpointInput, target: EndpointInput, mode: string, switchMode?: boolean) => Effect.Effect<Conduit, ConduitError>
   readonly list: Effect.Effect<ReadonlyArray<Conduit>, ConduitError>
   /** A conduit by id (or an unambiguous id prefix). */
   readonly get: (id: string) => Effect.Effect<Conduit, ConduitError>
@@ -303,6 +318,8 @@ export const make: Effect.Effect<
   const diff = yield* IndexDiff.IndexDiff
   const registry = yield* ModeRegistry.ModeRegistry
   const jobs = yield* JobRuntime.JobRuntime
+  // Provided where this process talks to peers (the daemon): conduits with a peer's endpoint.
+  const peerLink = yield* Effect.serviceOption(PeerLink)
   const lib = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, unknown> | Errors.LibraryError, R> =>
     Effect.mapError(effect, (e) => (e instanceof Errors.LibraryError ? e : LibraryDatabase.toLibraryError(e, db.file)))
 
@@ -366,16 +383,23 @@ export const make: Effect.Effect<
 
   const toConduit = (row: ConduitRow) =>
     Effect.gen(function* () {
-      const byRow = new Map((yield* locations.list).map((l) => [l.rowId, l]))
-      const endpoint = (rowId: number, dir: string): ConduitEndpoint => {
-        const location = byRow.get(rowId)!
-        return { location, dir: dir as RelPath.RelPath, path: dir === "" ? location.root : Path.join(location.root, dir) }
-      }
+      const endpointOfRow = (rowId: number, dir: string) =>
+        Effect.gen(function* () {
+          const [owner] = yield* lib(sql<{ uuid: string; device: string; peer_id: string | null; name: string; is_self: number }>`
+            SELECT l.uuid, d.uuid AS device, d.peer_id, d.name, d.is_self FROM locations l JOIN devices d ON d.id = l.device_id WHERE l.id = ${rowId}`)
+          const location = yield* locations.get(owner!.uuid as Ids.LocationId)
+          return {
+            location,
+            dir: dir as RelPath.RelPath,
+            path: dir === "" ? location.root : Path.posix.join(location.root, dir),
+            peer: owner!.is_self === 1 ? null : { device: owner!.device, peerId: owner!.peer_id, name: owner!.name }
+          } satisfies ConduitEndpoint
+        })
       const conduit: Conduit = {
         id: row.uuid,
         rowId: row.id,
-        source: endpoint(row.source_location_id, row.source_dir),
-        target: endpoint(row.target_location_id, row.target_dir),
+        source: yield* endpointOfRow(row.source_location_id, row.source_dir),
+        target: yield* endpointOfRow(row.target_location_id, row.target_dir),
         mode: row.mode,
         enabled: row.enabled === 1,
         schedule: row.schedule,
@@ -431,8 +455,35 @@ export const make: Effect.Effect<
       (source_location_id = ${source.location.rowId} AND source_dir = ${source.dir} AND target_location_id = ${target.location.rowId} AND target_dir = ${target.dir})
       OR (source_location_id = ${target.location.rowId} AND source_dir = ${target.dir} AND target_location_id = ${source.location.rowId} AND target_dir = ${source.dir})`)
 
-  const endpoints = (sourceInput: string, targetInput: string) =>
+  /** The replica location of a paired device that holds `input.path`, and the directory in it. */
+  const peerEndpoint = (input: PeerPath) =>
     Effect.gen(function* () {
+      const named = `${input.peer}:${input.path}`
+      const devices = yield* lib(sql<{ id: number }>`SELECT id FROM devices
+        WHERE is_self = 0 AND (peer_id = ${input.peer} OR uuid = ${input.peer} OR name = ${input.peer})`)
+      if (devices.length !== 1) return yield* new SyncError({ reason: "UnknownPeer", path: input.peer })
+      const absolute = Path.posix.normalize(input.path)
+      if (!Path.posix.isAbsolute(absolute)) return yield* new Errors.PathError({ reason: "Invalid", path: named })
+      const roots = yield* lib(sql<{ uuid: string; root: string }>`SELECT uuid, root FROM locations WHERE device_id = ${devices[0]!.id}`)
+      const holder = roots
+        .filter((r) => absolute === r.root || absolute.startsWith(r.root.endsWith("/") ? r.root : `${r.root}/`))
+        .sort((a, b) => b.root.length - a.root.length)[0]
+      if (holder === undefined) return yield* new SyncError({ reason: "PeerPathUnknown", path: named })
+      const rel = absolute === holder.root ? "" : absolute.slice(holder.root.length).replace(/^\/+/, "")
+      const dir = RelPath.parse(rel)
+      if (Either.isLeft(dir)) return yield* dir.left
+      return { location: yield* locations.get(holder.uuid as Ids.LocationId), dir: dir.right }
+    })
+
+  const endpoints = (sourceInput: EndpointInput, targetInput: EndpointInput) =>
+    Effect.gen(function* () {
+      if (typeof sourceInput !== "string" && typeof targetInput !== "string") {
+        return yield* new SyncError({ reason: "BothRemote", path: `${sourceInput.peer}:${sourceInput.path}` })
+      }
+      if (typeof sourceInput !== "string" || typeof targetInput !== "string") {
+        const local = (input: EndpointInput) => (typeof input === "string" ? Effect.flatMap(directory(input), endpointOf) : peerEndpoint(input))
+        return { source: yield* local(sourceInput), target: yield* local(targetInput) }
+      }
       const sourcePath = yield* directory(sourceInput)
       const targetPath = yield* directory(targetInput)
       if (sourcePath === targetPath) return yield* new SyncError({ reason: "SamePath", path: sourcePath })
@@ -465,7 +516,7 @@ export const make: Effect.Effect<
       return yield* get(uuid)
     })
 
-  const create = Effect.fn("Conduits.create")(function* (sourceInput: string, targetInput: string, settings: Partial<ConduitSettings> & { readonly mode: string }) {
+  const create = Effect.fn("Conduits.create")(function* (sourceInput: EndpointInput, targetInput: EndpointInput, settings: Partial<ConduitSettings> & { readonly mode: string }) {
     yield* validate(settings)
     const { source, target } = yield* endpoints(sourceInput, targetInput)
     const existing = yield* findPair(source, target)
@@ -473,7 +524,7 @@ export const make: Effect.Effect<
     return yield* insert(source, target, { ...defaults, ...settings })
   })
 
-  const ensure = Effect.fn("Conduits.ensure")(function* (sourceInput: string, targetInput: string, mode: string, switchMode = true) {
+  const ensure = Effect.fn("Conduits.ensure")(function* (sourceInput: EndpointInput, targetInput: EndpointInput, mode: string, switchMode = true) {
     yield* registry.get(mode)
     const { source, target } = yield* endpoints(sourceInput, targetInput)
     const existing = yield* findPair(source, target)
@@ -580,6 +631,15 @@ export const make: Effect.Effect<
       }
       for (const side of ["source", "target"] as const) {
         if (dirs[side].size === 0) continue
+        const at = endpoint(side)
+        if (at.peer !== null) {
+          // The peer indexes its own disk; its changes come back with library sync.
+          yield* linkOf(at).pipe(
+            Effect.flatMap((link) => link.reindex(at.peer!.peerId!, at.location.id, [...dirs[side]])),
+            Effect.mapError((e) => new SyncError({ reason: "PeerUnreachable", path: `${at.peer!.name}: ${e.message}` }))
+          )
+          continue
+        }
         // An emptied root here is this run's doing (archive), not an unmounted disk.
         yield* indexer.scan(endpoint(side).location.id, {
           paths: [...dirs[side]],
@@ -590,23 +650,43 @@ export const make: Effect.Effect<
       }
     })
 
+  /** The link to the peer of a remote endpoint; a conduit with one cannot run without it. */
+  const linkOf = (at: ConduitEndpoint): Effect.Effect<PeerLink["Type"], SyncError> =>
+    Option.isSome(peerLink) && at.peer?.peerId != null
+      ? Effect.succeed(peerLink.value)
+      : Effect.fail(new SyncError({ reason: "PeerUnavailable", path: at.peer?.name ?? at.path }))
+
+  /** A side of the plan runner: this device's file system, or the peer's route. */
+  const runnerEndpoint = (at: ConduitEndpoint) =>
+    at.peer === null
+      ? Effect.succeed<LocalPlanRunner.Endpoint>({ root: at.location.root, dir: at.dir })
+      : Effect.map(
+        Effect.flatMap(linkOf(at), (link) => link.route(at.peer!.peerId!, at.location.id)),
+        (route): LocalPlanRunner.Endpoint => ({ root: at.location.root, dir: at.dir, route })
+      )
+
   const runUnlocked = (conduit: Conduit, options: RunOptions, checkpoint?: LocalPlanRunner.RunOptions["checkpoint"]) =>
     Effect.gen(function* () {
       const started = performance.now()
       const mode = yield* registry.get(options.mode ?? conduit.mode)
       const { source, target } = conduit
-      const scan = Effect.zip(
-        indexer.scan(source.location.id, { paths: [source.dir], allowEmptyRoot: options.force === true }),
-        indexer.scan(target.location.id, {
-          paths: [target.dir],
-          allowEmptyRoot: options.force === true || conduit.syncGeneration === 0
-        })
-      )
+      // A peer's side is not scanned here: its index is pulled until caught up (the gate).
+      for (const at of [source, target]) {
+        if (at.peer === null) continue
+        const link = yield* linkOf(at)
+        const synced = yield* link.refresh(at.peer.peerId!, at.location.id).pipe(
+          Effect.mapError((e) => new SyncError({ reason: "PeerUnreachable", path: `${at.peer!.name}: ${e.message}` }))
+        )
+        if (!synced) return yield* new SyncError({ reason: "PeerBehind", path: at.peer.name })
+      }
+      const scanSide = (at: ConduitEndpoint, allowEmptyRoot: boolean) =>
+        at.peer !== null ? Effect.succeed(null) : indexer.scan(at.location.id, { paths: [at.dir], allowEmptyRoot })
       const live = yield* reapInterrupted
-      const [sourceScan, targetScan] = yield* scan
+      const sourceScan = yield* scanSide(source, options.force === true)
+      const targetScan = yield* scanSide(target, options.force === true || conduit.syncGeneration === 0)
       if (options.dryRun !== true) {
-        yield* removeLeftovers(source.location.root, sourceScan.partials, live)
-        yield* removeLeftovers(target.location.root, targetScan.partials, live)
+        if (sourceScan !== null) yield* removeLeftovers(source.location.root, sourceScan.partials, live)
+        if (targetScan !== null) yield* removeLeftovers(target.location.root, targetScan.partials, live)
       }
       const diffOptions: IndexDiff.DiffOptions = {
         ...(mode.usesBaseline ? { baseline: baselineLoader(conduit.id) } : {}),
@@ -623,11 +703,15 @@ export const make: Effect.Effect<
       const resolve = Effect.map(Stream.runCollect(differences), (states) => Planner.plan(mode, Chunk.toReadonlyArray(states)))
       const plan = yield* resolve
       const endpointState = (endpoint: ConduitEndpoint) =>
-        Effect.map(liveEntries(endpoint), (entries) => ({
-          entries,
-          rootPresent: Fs.existsSync(endpoint.path),
-          rootEmpty: Fs.readdirSync(endpoint.path).filter((n) => n !== ".conduit").length === 0
-        }))
+        Effect.map(liveEntries(endpoint), (entries) =>
+          endpoint.peer !== null
+            // The peer's own scans guard its roots; here its index is what there is.
+            ? { entries, rootPresent: true, rootEmpty: entries === 0 }
+            : {
+              entries,
+              rootPresent: Fs.existsSync(endpoint.path),
+              rootEmpty: Fs.readdirSync(endpoint.path).filter((n) => n !== ".conduit").length === 0
+            })
       const guarded = Planner.guard(plan, { source: yield* endpointState(source), target: yield* endpointState(target) }, {
         maxDeleteRatio: conduit.maxDeleteRatio,
         ...(options.force === undefined ? {} : { force: options.force })
@@ -646,6 +730,10 @@ export const make: Effect.Effect<
         } satisfies RunResult
       }
       if (Either.isLeft(guarded)) return yield* guarded.left
+      // Transfers are pushed by the side that has the bytes: this device cannot yet ask a peer
+      // to push its files here, so a plan that copies from a peer's side is refused.
+      const pulled = plan.operations.find((op) => op._tag === "Copy" && conduit[op.from].peer !== null && op.entry.kind === 0)
+      if (pulled !== undefined) return yield* new SyncError({ reason: "PullNotSupported", path: (pulled as Plan.Copy).path })
 
       // One run per conduit across processes too: a live process's running generation wins.
       const others = yield* lib(sql<{ pid: number | null }>`SELECT pid FROM sync_generations WHERE conduit_id = ${conduit.rowId} AND status = 'running'`)
@@ -665,7 +753,7 @@ export const make: Effect.Effect<
         ? { copied: 0, moved: 0, deleted: 0, attributes: 0, bytes: 0, skipped: [], stopped: null }
         : yield* LocalPlanRunner.run(
           plan,
-          { source: { root: source.location.root, dir: source.dir }, target: { root: target.location.root, dir: target.dir } },
+          { source: yield* runnerEndpoint(source), target: yield* runnerEndpoint(target) },
           {
             parallel: conduit.parallelTransfers,
             token,
@@ -676,7 +764,7 @@ export const make: Effect.Effect<
         ).pipe(Effect.provideService(Hasher.Hasher, hasher))
       // A one-way copy also gives the target directory itself the source's time (rsync -a
       // does the same); it is no index entry, so no plan carries it.
-      if (!idle && !mode.usesBaseline && mode.deletesOn.length === 1 && mode.deletesOn[0] === "target") {
+      if (!idle && target.peer === null && !mode.usesBaseline && mode.deletesOn.length === 1 && mode.deletesOn[0] === "target") {
         yield* Effect.ignore(Effect.try(() => {
           const ns = Fs.statSync(source.path, { bigint: true }).mtimeNs
           Fs.utimesSync(target.path, Date.now() / 1000, LocalFiles.seconds(ns))
@@ -767,6 +855,7 @@ export const make: Effect.Effect<
       }
       const found = new Map<string, string>()
       for (const endpoint of [conduit.source, conduit.target]) {
+        if (endpoint.peer !== null) continue // its files are not on this device
         const hashes = [...new Set(wanted.get(endpoint.location.root) ?? [])]
         for (let i = 0; i < hashes.length; i += 500) {
           const rows = yield* lib(sql<{ hash: string; path: string; disk_path: string | null }>`

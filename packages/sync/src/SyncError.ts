@@ -7,7 +7,7 @@ import { Schema } from "effect"
 
 /** A sync that cannot run, or that ran but did not verify. */
 export class SyncError extends Schema.TaggedError<SyncError>()("SyncError", {
-  reason: Schema.Literal("SamePath", "Nested", "NotVerified", "NotFound", "Duplicate", "Disabled", "Busy", "JobFailed"),
+  reason: Schema.Literal("SamePath", "Nested", "NotVerified", "NotFound", "Duplicate", "Disabled", "Busy", "JobFailed", "UnknownPeer", "PeerPathUnknown", "BothRemote", "PeerUnavailable", "PeerUnreachable", "PeerBehind", "PullNotSupported"),
   path: Schema.String
 }) {
   override get message(): string {
@@ -28,6 +28,20 @@ export class SyncError extends Schema.TaggedError<SyncError>()("SyncError", {
         return `conduit '${this.path}' is already syncing`
       case "JobFailed":
         return `the sync job ended without a result (${this.path})`
+      case "UnknownPeer":
+        return `no paired device '${this.path}' whose index this library has (pair it, then let library sync run)`
+      case "PeerPathUnknown":
+        return `no location of the paired device contains '${this.path}' (its locations arrive with library sync)`
+      case "BothRemote":
+        return `both endpoints are on other devices ('${this.path}'); one must be on this device`
+      case "PeerUnavailable":
+        return `the conduit has an endpoint on device '${this.path}', but this process has no connection to peers (run it in the daemon)`
+      case "PeerUnreachable":
+        return `could not reach device ${this.path}`
+      case "PeerBehind":
+        return `this library's copy of device '${this.path}''s index is not complete yet; the run waits for library sync`
+      case "PullNotSupported":
+        return `the plan would copy '${this.path}' from the other device to this one, which needs that device to push it (not supported yet); only this device's files can be sent`
     }
   }
 }

@@ -7,6 +7,7 @@
 export * as Conduits from "./Conduits.js"
 export * as DirectorySync from "./DirectorySync.js"
 export * as LocalPlanRunner from "./LocalPlanRunner.js"
+export * as PeerLink from "./PeerLink.js"
 export * as PeerReplication from "./PeerReplication.js"
 export * as RemoteOps from "./RemoteOps.js"
 export * as RemoteRoute from "./RemoteRoute.js"

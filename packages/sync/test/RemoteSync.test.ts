@@ -17,7 +17,7 @@ import { Chunk, Context, Effect, Layer, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert } from "vitest"
-import { LocalPlanRunner, PeerReplication, RemoteOps, RemoteRoute } from "../src/index.js"
+import { Conduits, LocalPlanRunner, PeerLink, PeerReplication, RemoteOps, RemoteRoute } from "../src/index.js"
 
 const tempDir = Testkit.tempDir("conduit-remote-")
 
@@ -26,9 +26,11 @@ const device = Effect.gen(function* () {
   const home = yield* tempDir
   const index = Layer.fresh(IndexLive.layer({ home, workers: 1 }))
   const transport = TransportLive.layer().pipe(Layer.provideMerge(index))
-  const services = Layer.mergeAll(PeerReplication.layer, RemoteOps.serverLayer, Transfer.layer, IndexDiff.layer).pipe(
+  const base = Layer.mergeAll(PeerReplication.layer, RemoteOps.serverLayer, Transfer.layer, IndexDiff.layer).pipe(
     Layer.provideMerge(LibrarySync.layer.pipe(Layer.provideMerge(transport)))
   )
+  // Conduits sees the peer link when it is provided to it (the daemon's composition).
+  const services = Conduits.layer.pipe(Layer.provideMerge(PeerLink.layer), Layer.provideMerge(base))
   const context = yield* Layer.build(services)
   yield* Context.get(context, PeerReplication.PeerReplication).serve
   yield* Context.get(context, RemoteOps.RemoteOpsServer).serve
@@ -122,5 +124,44 @@ describe("sync across devices", () => {
       const answer = yield* on(b, Effect.flatMap(RemoteOps.RemoteOpsServer, (s) => s.handle({ op: "verify", location: lb.id, path: "keep.txt", kind: 0, hash: "0".repeat(64), size: 4, linkTarget: null })))
       assert.deepStrictEqual(answer, { ok: true, value: false })
       assert.strictEqual(Fs.readFileSync(Path.join(rootB, "keep.txt"), "utf8"), "keep", "nothing was removed")
+    }), 120_000)
+
+  it.scopedLive("a conduit from this device to a paired device's directory runs as a FileSyncJob: gate, push, peer re-index, verified", () =>
+    Effect.gen(function* () {
+      const a = yield* device
+      const b = yield* device
+      yield* pairBoth(a, b)
+      const rootA = yield* tempDir
+      const rootB = yield* tempDir
+      const files_: Record<string, string> = {}
+      for (let i = 0; i < 40; i++) files_[`d${i % 4}/f${i}.txt`] = `file ${i}`
+      Testkit.writeTree(rootA, files_)
+      Testkit.writeTree(rootB, { "backup/old.txt": "only on B", "backup/d0/f0.txt": "file 0", "backup/d0/f4.txt": "an older f4" })
+      yield* on(b, Effect.flatMap(Locations.Locations, (l) => l.add(rootB)))
+      yield* on(b, Effect.flatMap(Indexer.Indexer, (i) => Effect.flatMap(Locations.Locations, (l) => Effect.flatMap(l.list, (ls) => i.scan(ls[0]!.id)))))
+      // A learns B's locations through library sync, then names a directory there.
+      yield* on(a, Effect.flatMap(PeerReplication.PeerReplication, (r) => r.pull(b.node.peerId)))
+      const conduits = Context.get(a.context as Context.Context<Conduits.Conduits>, Conduits.Conduits)
+      const conduit = yield* conduits.create(rootA, { peer: b.node.peerId, path: Path.join(rootB, "backup") }, { mode: "mirror" })
+      assert.deepStrictEqual(conduit.target.peer, { device: b.db.self.id, peerId: b.node.peerId, name: b.db.self.name })
+      assert.strictEqual(conduit.target.dir, "backup")
+      const first = yield* conduits.run(conduit.id)
+      assert.isTrue(first.verified, JSON.stringify(first.report?.skipped.map((s) => s.error.message)))
+      assert.strictEqual(first.job?.status, "completed")
+      assert.deepStrictEqual(files(Path.join(rootB, "backup")), files(rootA))
+      assert.lengthOf(yield* VersionStore.list(rootB, "backup/old.txt"), 1, "the deleted file is a version on B")
+      // An edit on A: the next run reads only what changed and pushes it.
+      Fs.writeFileSync(Path.join(rootA, "d1/f1.txt"), "edited on A")
+      const second = yield* conduits.run(conduit.id)
+      assert.isTrue(second.verified)
+      assert.deepStrictEqual(second.plan.operations.filter((op) => op._tag === "Copy").map((op) => (op as { path: string }).path), ["d1/f1.txt"])
+      assert.strictEqual(Fs.readFileSync(Path.join(rootB, "backup/d1/f1.txt"), "utf8"), "edited on A")
+      // A file that only the peer has cannot be pulled yet: a two-way conduit says so before acting.
+      Fs.writeFileSync(Path.join(rootB, "backup/new-on-b.txt"), "made on B")
+      yield* on(b, Effect.flatMap(Indexer.Indexer, (i) => Effect.flatMap(Locations.Locations, (l) => Effect.flatMap(l.list, (ls) => i.scan(ls[0]!.id)))))
+      yield* conduits.update(conduit.id, { mode: "bidirectional" })
+      const refused = yield* Effect.flip(conduits.run(conduit.id))
+      assert.include(refused, { _tag: "SyncError", reason: "PullNotSupported" })
+      assert.isFalse(Fs.existsSync(Path.join(rootA, "new-on-b.txt")))
     }), 120_000)
 })
