@@ -47,6 +47,27 @@ export interface FileRoute {
   readonly verify: (root: string, path: RelPath.RelPath, expected: Expected) => Effect.Effect<boolean, never, Hasher.Hasher>
   /** A directory's modification time (ns), or null if it does not exist. */
   readonly directoryTime: (root: string, path: string) => Effect.Effect<bigint | null>
+  /**
+   * Only a route to another device has it: asks that device to push files of this route's
+   * location to a location of this device (`to`), where this device's transfer receiver puts
+   * them (verified, with versions). Results in order.
+   */
+  readonly pushTo?: (
+    requests: ReadonlyArray<PushRequest>,
+    to: string
+  ) => Effect.Effect<ReadonlyArray<Either.Either<LocalFiles.CopyResult, FileOpError>>>
+}
+
+/** A file a route's device is asked to push (see `FileRoute.pushTo`). */
+export interface PushRequest {
+  /** Its path in the pushing device's location. */
+  readonly path: RelPath.RelPath
+  /** Its path in the receiving location. */
+  readonly to: RelPath.RelPath
+  readonly hash: string
+  readonly size: number
+  readonly mtimeNs: bigint
+  readonly mode: number | null
 }
 
 /** This device's file system. */

@@ -659,7 +659,7 @@ export const make: Effect.Effect<
   /** A side of the plan runner: this device's file system, or the peer's route. */
   const runnerEndpoint = (at: ConduitEndpoint) =>
     at.peer === null
-      ? Effect.succeed<LocalPlanRunner.Endpoint>({ root: at.location.root, dir: at.dir })
+      ? Effect.succeed<LocalPlanRunner.Endpoint>({ root: at.location.root, dir: at.dir, location: at.location.id })
       : Effect.map(
         Effect.flatMap(linkOf(at), (link) => link.route(at.peer!.peerId!, at.location.id)),
         (route): LocalPlanRunner.Endpoint => ({ root: at.location.root, dir: at.dir, route })
@@ -730,10 +730,6 @@ export const make: Effect.Effect<
         } satisfies RunResult
       }
       if (Either.isLeft(guarded)) return yield* guarded.left
-      // Transfers are pushed by the side that has the bytes: this device cannot yet ask a peer
-      // to push its files here, so a plan that copies from a peer's side is refused.
-      const pulled = plan.operations.find((op) => op._tag === "Copy" && conduit[op.from].peer !== null && op.entry.kind === 0)
-      if (pulled !== undefined) return yield* new SyncError({ reason: "PullNotSupported", path: (pulled as Plan.Copy).path })
 
       // One run per conduit across processes too: a live process's running generation wins.
       const others = yield* lib(sql<{ pid: number | null }>`SELECT pid FROM sync_generations WHERE conduit_id = ${conduit.rowId} AND status = 'running'`)

@@ -30,6 +30,8 @@ export interface Endpoint {
   readonly root: string
   readonly dir: RelPath.RelPath
   readonly route?: FileRoute.FileRoute
+  /** The location's id: where a peer pushes files copied from its side to this one. */
+  readonly location?: string
 }
 
 /** An operation that did not happen, and why. */
@@ -184,6 +186,27 @@ export const run = (
           ...(options.token === undefined ? {} : { token: options.token })
         }
       })
+      // Copies from a peer's side are pushed by the peer into this device's location.
+      const from = side(to === "target" ? "source" : "target")
+      if (from.route?.pushTo !== undefined && destination.location !== undefined) {
+        for (let i = 0; i < batch.length; i += 512) {
+          if (yield* mustStop(true)) break
+          const part = batch.slice(i, i + 512)
+          const results = yield* from.route.pushTo(part.map((op) => ({
+            path: locationPath(from, op.path),
+            to: locationPath(destination, op.path),
+            hash: op.entry.hash ?? "",
+            size: op.entry.size,
+            mtimeNs: op.entry.mtimeNs,
+            mode: op.entry.mode
+          })), destination.location)
+          yield* Effect.forEach(results, (result, j) =>
+            Either.isLeft(result)
+              ? Effect.sync(() => void skipped.push({ operation: part[j]!, error: result.left }))
+              : Effect.asVoid(tally("copied", result.right.bytes)), { discard: true })
+        }
+        continue
+      }
       yield* FileCopyJob.copyBatches(routeOf(destination), destination.root, requests, {
         parallel: options.parallel ?? 4,
         ...(options.sameContent === undefined ? {} : { sameContent: options.sameContent }),

@@ -15,14 +15,18 @@
 import { RelPath } from "@conduit/domain"
 import { Hasher, Indexer, LibraryDatabase, Locations } from "@conduit/index"
 import { FileOpError, FileRoute } from "@conduit/jobs"
-import { Node, Streams, type TransportError } from "@conduit/transport"
+import { Node, Streams, Transfer, type TransportError } from "@conduit/transport"
+import * as Path from "node:path"
 import { Context, Effect, Either, Layer, Schema, type Scope } from "effect"
 
 /** The protocol id. */
 export const PROTOCOL = "/conduit/remote-ops/1.0.0"
 
-/** The most bytes a request or an answer may take. */
-export const MAX_MESSAGE_BYTES = 64 * 1024
+/** The most bytes a request or an answer may take (a push names up to `MAX_PUSH_FILES` files). */
+export const MAX_MESSAGE_BYTES = 1024 * 1024
+
+/** Files one push request may name. */
+export const MAX_PUSH_FILES = 512
 
 const Path_ = Schema.String.pipe(Schema.maxLength(4096))
 const Ns = Schema.String.pipe(Schema.pattern(/^\d{1,20}$/))
@@ -49,13 +53,37 @@ export const Request = Schema.Union(
   Schema.Struct({ op: Schema.Literal("directoryTime"), location: Location, path: Path_ }),
   // The directories a run wrote to, scanned shallowly (new directories whole); `path` is the
   // first of them, for errors.
-  Schema.Struct({ op: Schema.Literal("reindex"), location: Location, path: Path_, directories: Schema.Array(Path_).pipe(Schema.maxItems(2048)) })
+  Schema.Struct({ op: Schema.Literal("reindex"), location: Location, path: Path_, directories: Schema.Array(Path_).pipe(Schema.maxItems(2048)) }),
+  // Push files of this location to the asking device's location `to` (transfer protocol).
+  Schema.Struct({
+    op: Schema.Literal("push"),
+    location: Location,
+    path: Path_,
+    to: Location,
+    files: Schema.Array(Schema.Struct({
+      path: Path_,
+      to: Path_,
+      hash: Schema.String.pipe(Schema.pattern(/^([0-9a-f]{64})?$/)),
+      mtimeNs: Ns,
+      mode: Mode
+    })).pipe(Schema.maxItems(MAX_PUSH_FILES))
+  })
 )
 export type Request = typeof Request.Type
 
 /** An answer: a value (a verification's verdict, a directory's time) or why it failed. */
 export const Answer = Schema.Union(
-  Schema.Struct({ ok: Schema.Literal(true), value: Schema.optional(Schema.Union(Schema.Boolean, Ns, Schema.Null)) }),
+  Schema.Struct({
+    ok: Schema.Literal(true),
+    value: Schema.optional(Schema.Union(Schema.Boolean, Ns, Schema.Null)),
+    // A push's outcome per file, in order.
+    files: Schema.optional(Schema.Array(Schema.Struct({
+      ok: Schema.Boolean,
+      bytes: Schema.Int.pipe(Schema.nonNegative()),
+      reason: Schema.optional(Schema.String.pipe(Schema.maxLength(64))),
+      message: Schema.optional(Schema.String.pipe(Schema.maxLength(4096)))
+    })).pipe(Schema.maxItems(MAX_PUSH_FILES)))
+  }),
   Schema.Struct({
     ok: Schema.Literal(false),
     reason: Schema.Literal("SourceMissing", "SourceChanged", "VerifyFailed", "PermissionDenied", "DiskFull", "Io", "Refused"),
@@ -73,17 +101,18 @@ const encode = (value: unknown) => Buffer.from(JSON.stringify(value))
 export class RemoteOpsServer extends Context.Tag("@conduit/sync/RemoteOpsServer")<RemoteOpsServer, {
   /** Answers paired peers' requests until the scope closes. */
   readonly serve: Effect.Effect<void, TransportError.TransportError, Scope.Scope>
-  /** Runs one request here (what `serve` does for each; exposed for tests). */
-  readonly handle: (request: Request) => Effect.Effect<Answer>
+  /** Runs one request of `peerId` here (what `serve` does for each; exposed for tests). */
+  readonly handle: (request: Request, peerId: string) => Effect.Effect<Answer>
 }>() {}
 
 /** Builds the server. */
 export const makeServer: Effect.Effect<
   RemoteOpsServer["Type"],
   never,
-  Node.Node | Locations.Locations | LibraryDatabase.LibraryDatabase | Hasher.Hasher | Indexer.Indexer
+  Node.Node | Locations.Locations | LibraryDatabase.LibraryDatabase | Hasher.Hasher | Indexer.Indexer | Transfer.TransferSender
 > = Effect.gen(function* () {
   const node = yield* Node.Node
+  const sender = yield* Transfer.TransferSender
   const indexer = yield* Indexer.Indexer
   const locations = yield* Locations.Locations
   const db = yield* LibraryDatabase.LibraryDatabase
@@ -94,7 +123,7 @@ export const makeServer: Effect.Effect<
   const failed = (e: FileOpError.FileOpError): Answer => ({ ok: false, reason: e.reason, message: e.message })
   const relPath = (path: string) => RelPath.parse(path)
 
-  const handle = (request: Request): Effect.Effect<Answer> =>
+  const handle = (request: Request, peerId: string): Effect.Effect<Answer> =>
     Effect.gen(function* () {
       const location = yield* Effect.either(locations.get(request.location as never))
       if (Either.isLeft(location) || location.right.deviceRowId !== db.self.rowId) {
@@ -132,6 +161,33 @@ export const makeServer: Effect.Effect<
           )
         case "directoryTime":
           return yield* run(route.directoryTime(root, path.right), (ns) => (ns === null ? null : ns.toString()))
+        case "push": {
+          const outgoing: Array<Transfer.OutgoingFile> = []
+          for (const f of request.files) {
+            const from = relPath(f.path)
+            const to = relPath(f.to)
+            if (Either.isLeft(from)) return refused(from.left.message)
+            if (Either.isLeft(to)) return refused(to.left.message)
+            outgoing.push({
+              source: Path.join(root, from.right),
+              location: request.to,
+              path: to.right,
+              ...(f.hash === "" ? {} : { hash: f.hash }),
+              mtimeNs: BigInt(f.mtimeNs),
+              mode: f.mode
+            })
+          }
+          return yield* sender.sendAll(peerId, outgoing).pipe(
+            Effect.map((results): Answer => ({
+              ok: true,
+              files: results.map((r) =>
+                Either.isRight(r)
+                  ? { ok: true, bytes: r.right.size }
+                  : { ok: false, bytes: 0, reason: r.left.reason, message: r.left.message.slice(0, 4096) })
+            })),
+            Effect.catchAll((e) => Effect.succeed<Answer>({ ok: false, reason: "Io", message: e.message.slice(0, 4096) }))
+          )
+        }
         case "reindex": {
           const directories: Array<RelPath.RelPath> = []
           for (const d of request.directories) {
@@ -147,11 +203,11 @@ export const makeServer: Effect.Effect<
       }
     })
 
-  const serve = node.handle(PROTOCOL, (stream) =>
+  const serve = node.handle(PROTOCOL, (stream, peer) =>
     Effect.gen(function* () {
       const bytes = yield* Streams.readAll(stream, { maxBytes: MAX_MESSAGE_BYTES })
       const request = yield* Effect.either(decode(Request, bytes))
-      const answer = Either.isLeft(request) ? refused("malformed request") : yield* handle(request.right)
+      const answer = Either.isLeft(request) ? refused("malformed request") : yield* handle(request.right, peer.peerId)
       yield* Streams.write(stream, encode(answer))
     }))
 
@@ -162,7 +218,7 @@ export const makeServer: Effect.Effect<
 export const serverLayer: Layer.Layer<
   RemoteOpsServer,
   never,
-  Node.Node | Locations.Locations | LibraryDatabase.LibraryDatabase | Hasher.Hasher | Indexer.Indexer
+  Node.Node | Locations.Locations | LibraryDatabase.LibraryDatabase | Hasher.Hasher | Indexer.Indexer | Transfer.TransferSender
 > = Layer.effect(RemoteOpsServer, makeServer)
 
 /**

@@ -80,6 +80,33 @@ export const make = (peerId: string, location: string): Effect.Effect<FileRoute.
           Effect.map((answer) => answer.value === true),
           Effect.orElseSucceed(() => false)
         ),
+      pushTo: (requests, to) =>
+        Effect.gen(function* () {
+          const results: Array<Either.Either<{ bytes: number; kept: null }, FileOpError.FileOpError>> = []
+          for (let i = 0; i < requests.length; i += RemoteOps.MAX_PUSH_FILES) {
+            const part = requests.slice(i, i + RemoteOps.MAX_PUSH_FILES)
+            const answer = yield* Effect.either(ask({
+              op: "push",
+              location,
+              path: part[0]!.path,
+              to,
+              files: part.map((r) => ({ path: r.path, to: r.to, hash: r.hash, mtimeNs: r.mtimeNs.toString(), mode: r.mode }))
+            }))
+            part.forEach((r, j) => {
+              const file = Either.isRight(answer) ? answer.right.files?.[j] : undefined
+              results.push(
+                file?.ok === true
+                  ? Either.right({ bytes: file.bytes, kept: null })
+                  : Either.left(new FileOpError.FileOpError({
+                    reason: file?.reason === "SourceChanged" ? "SourceChanged" : file?.reason === "DiskFull" ? "DiskFull" : "Io",
+                    path: named(r.path),
+                    cause: Either.isLeft(answer) ? answer.left : new Error(file?.message ?? "the peer did not report this file")
+                  }))
+              )
+            })
+          }
+          return results
+        }),
       directoryTime: (_root, path) =>
         ask({ op: "directoryTime", location, path }).pipe(
           Effect.map((answer) => (typeof answer.value === "string" ? BigInt(answer.value) : null)),

@@ -26,7 +26,7 @@ const device = Effect.gen(function* () {
   const home = yield* tempDir
   const index = Layer.fresh(IndexLive.layer({ home, workers: 1 }))
   const transport = TransportLive.layer().pipe(Layer.provideMerge(index))
-  const base = Layer.mergeAll(PeerReplication.layer, RemoteOps.serverLayer, Transfer.layer, IndexDiff.layer).pipe(
+  const base = Layer.mergeAll(PeerReplication.layer, RemoteOps.serverLayer.pipe(Layer.provideMerge(Transfer.layer)), IndexDiff.layer).pipe(
     Layer.provideMerge(LibrarySync.layer.pipe(Layer.provideMerge(transport)))
   )
   // Conduits sees the peer link when it is provided to it (the daemon's composition).
@@ -121,12 +121,12 @@ describe("sync across devices", () => {
       const notB = yield* ask({ op: "remove", location: la.id, path: "keep.txt" })
       assert.match(String((notB.cause as Error).message), /no location/)
       // Garbage is answered with a refusal, not a crash.
-      const answer = yield* on(b, Effect.flatMap(RemoteOps.RemoteOpsServer, (s) => s.handle({ op: "verify", location: lb.id, path: "keep.txt", kind: 0, hash: "0".repeat(64), size: 4, linkTarget: null })))
+      const answer = yield* on(b, Effect.flatMap(RemoteOps.RemoteOpsServer, (s) => s.handle({ op: "verify", location: lb.id, path: "keep.txt", kind: 0, hash: "0".repeat(64), size: 4, linkTarget: null }, a.node.peerId)))
       assert.deepStrictEqual(answer, { ok: true, value: false })
       assert.strictEqual(Fs.readFileSync(Path.join(rootB, "keep.txt"), "utf8"), "keep", "nothing was removed")
     }), 120_000)
 
-  it.scopedLive("a conduit from this device to a paired device's directory runs as a FileSyncJob: gate, push, peer re-index, verified", () =>
+  it.scopedLive("a conduit from this device to a paired device's directory runs as a FileSyncJob: gate, push, peer re-index, verified; two ways, the peer pushes on request", () =>
     Effect.gen(function* () {
       const a = yield* device
       const b = yield* device
@@ -156,12 +156,19 @@ describe("sync across devices", () => {
       assert.isTrue(second.verified)
       assert.deepStrictEqual(second.plan.operations.filter((op) => op._tag === "Copy").map((op) => (op as { path: string }).path), ["d1/f1.txt"])
       assert.strictEqual(Fs.readFileSync(Path.join(rootB, "backup/d1/f1.txt"), "utf8"), "edited on A")
-      // A file that only the peer has cannot be pulled yet: a two-way conduit says so before acting.
+      // Two ways: a file made on B and an edit on B come to A (B pushes them on request), an
+      // edit on A goes to B; both sides end equal.
       Fs.writeFileSync(Path.join(rootB, "backup/new-on-b.txt"), "made on B")
+      Fs.writeFileSync(Path.join(rootB, "backup/d2/f2.txt"), "edited on B")
+      Fs.writeFileSync(Path.join(rootA, "d3/f3.txt"), "edited on A again")
       yield* on(b, Effect.flatMap(Indexer.Indexer, (i) => Effect.flatMap(Locations.Locations, (l) => Effect.flatMap(l.list, (ls) => i.scan(ls[0]!.id)))))
       yield* conduits.update(conduit.id, { mode: "bidirectional" })
-      const refused = yield* Effect.flip(conduits.run(conduit.id))
-      assert.include(refused, { _tag: "SyncError", reason: "PullNotSupported" })
-      assert.isFalse(Fs.existsSync(Path.join(rootA, "new-on-b.txt")))
+      const third = yield* conduits.run(conduit.id)
+      assert.isTrue(third.verified, JSON.stringify(third.report?.skipped.map((s) => s.error.message)))
+      assert.strictEqual(Fs.readFileSync(Path.join(rootA, "new-on-b.txt"), "utf8"), "made on B")
+      assert.strictEqual(Fs.readFileSync(Path.join(rootA, "d2/f2.txt"), "utf8"), "edited on B")
+      assert.strictEqual(Fs.readFileSync(Path.join(rootB, "backup/d3/f3.txt"), "utf8"), "edited on A again")
+      assert.deepStrictEqual(files(Path.join(rootB, "backup")), files(rootA))
+      assert.lengthOf(yield* VersionStore.list(rootA, "d2/f2.txt"), 1, "A's replaced copy is a version on A")
     }), 120_000)
 })
