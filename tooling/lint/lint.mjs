@@ -22,7 +22,10 @@ const rank = {
   "@conduit/transport": 2,
   "@conduit/sync": 3,
   "@conduit/cli": 4,
-  "@conduit/daemon": 4
+  "@conduit/daemon": 4,
+  // The daemon's client entry (control API contract, client, state files): it imports no
+  // @conduit package, so an app may use it without depending on the daemon's internals.
+  "@conduit/daemon/api": 3
 }
 
 const dir = process.cwd()
@@ -42,9 +45,10 @@ const files = (root) => {
 for (const file of files(Path.join(dir, "src"))) {
   const text = Fs.readFileSync(file, "utf8")
   const rel = Path.relative(dir, file)
-  for (const match of text.matchAll(/from\s+"(@conduit\/[a-z-]+)/g)) {
-    const target = match[1]
-    if (target === self) continue
+  for (const match of text.matchAll(/from\s+"(@conduit\/[a-z-]+)(\/[a-z-]+)?/g)) {
+    // A subpath entry with its own rank (see above) is judged by it, any other by its package.
+    const target = match[2] !== undefined && `${match[1]}${match[2]}` in rank ? `${match[1]}${match[2]}` : match[1]
+    if (match[1] === self) continue
     if (!(target in rank)) problems.push(`${rel}: imports unknown package ${target}`)
     else if (self in rank && rank[target] >= rank[self]) problems.push(`${rel}: ${self} must not import ${target} (same or higher layer)`)
   }

@@ -8,12 +8,14 @@ import type { CliApp, ValidationError } from "@effect/cli"
 import type { Effect } from "effect"
 import pkg from "../package.json" with { type: "json" }
 import * as ConduitCommand from "./ConduitCommand.js"
+import * as DaemonCommand from "./DaemonCommand.js"
 import * as HistoryCommand from "./HistoryCommand.js"
 import * as IndexCommand from "./IndexCommand.js"
 import * as JobsCommand from "./JobsCommand.js"
 import * as LocationCommand from "./LocationCommand.js"
 import * as LsCommand from "./LsCommand.js"
 import * as Output from "./Output.js"
+import * as PeerCommand from "./PeerCommand.js"
 import * as RunCommand from "./RunCommand.js"
 import * as SyncCommand from "./SyncCommand.js"
 import * as VersionsCommand from "./VersionsCommand.js"
@@ -33,7 +35,9 @@ export const command = Command.make("conduit").pipe(
     HistoryCommand.history,
     HistoryCommand.conflicts,
     VersionsCommand.versions,
-    VersionsCommand.restore
+    VersionsCommand.restore,
+    DaemonCommand.command,
+    PeerCommand.command
   ])
 )
 

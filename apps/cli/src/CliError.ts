@@ -13,12 +13,20 @@ import * as Limits from "./Limits.js"
  * was given), or `restore --version` names a version that does not exist (`NoSuchVersion`;
  * `value` is the number asked for, `versions` how many there are), or a job id matches no job (`UnknownJob`), several
  * (`AmbiguousJob`) or one that has ended (`JobEnded`).
+ *
+ * The daemon commands (`path` is the daemon's state or token file, `value` its pid, `detail`
+ * what went wrong): no daemon runs on the home (`NoDaemon`; `detail` names a stale state file),
+ * one is still starting (`DaemonStarting`), one already runs (`DaemonRunning`; `detail` its
+ * API), it does not answer (`DaemonUnreachable`), it refused the token (`DaemonTokenRefused`),
+ * it could not be started (`DaemonStartFailed`) or did not stop in time (`DaemonStopTimeout`).
  */
 export class CliError extends Schema.TaggedError<CliError>()("CliError", {
-  reason: Schema.Literal("NotIndexed", "InvalidParallel", "InvalidMaxDeleteRatio", "InvalidSchedule", "InvalidKeepVersions", "NoSuchVersion", "UnknownJob", "AmbiguousJob", "JobEnded"),
+  reason: Schema.Literal("NotIndexed", "InvalidParallel", "InvalidMaxDeleteRatio", "InvalidSchedule", "InvalidKeepVersions", "NoSuchVersion", "UnknownJob", "AmbiguousJob", "JobEnded",
+    "NoDaemon", "DaemonStarting", "DaemonRunning", "DaemonUnreachable", "DaemonTokenRefused", "DaemonStartFailed", "DaemonStopTimeout"),
   path: Schema.optional(Schema.String),
   value: Schema.optional(Schema.String),
-  versions: Schema.optional(Schema.Number)
+  versions: Schema.optional(Schema.Number),
+  detail: Schema.optional(Schema.String)
 }) {
   override get message(): string {
     switch (this.reason) {
@@ -38,6 +46,22 @@ export class CliError extends Schema.TaggedError<CliError>()("CliError", {
         return `'${this.value}' is the start of more than one job's id; give more of it`
       case "JobEnded":
         return `job ${this.value}: it has ended, so it cannot be paused, cancelled or resumed`
+      case "NoDaemon":
+        return this.detail === undefined
+          ? `no daemon is running on this home (start one with 'conduit daemon start')`
+          : `no daemon is running on this home: ${this.detail} (start one with 'conduit daemon start')`
+      case "DaemonStarting":
+        return `the daemon (pid ${this.value}) is still starting; try again in a moment`
+      case "DaemonRunning":
+        return `a daemon is already running on this home (pid ${this.value}${this.detail === undefined ? "" : `, ${this.detail}`})`
+      case "DaemonUnreachable":
+        return `the daemon (pid ${this.value}) did not answer: ${this.detail ?? "no answer"}`
+      case "DaemonTokenRefused":
+        return `the daemon (pid ${this.value}) refused the token in ${this.path}; restart it ('kill ${this.value}', then 'conduit daemon start')`
+      case "DaemonStartFailed":
+        return `the daemon did not start: ${this.detail ?? "it exited"} (its output is in ${this.path})`
+      case "DaemonStopTimeout":
+        return `the daemon (pid ${this.value}) was asked to stop but is still running after ${this.detail}`
       case "NoSuchVersion":
         return this.versions === 0
           ? `there are no versions of '${this.path}' to restore`

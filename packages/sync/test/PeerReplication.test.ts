@@ -12,7 +12,7 @@ import { Context, Effect, Layer } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert } from "vitest"
-import { PeerReplication } from "../src/index.js"
+import { PeerReplication } from "../src/peers.js"
 
 const tempDir = Testkit.tempDir("conduit-peers-")
 

@@ -17,7 +17,8 @@ import { Chunk, Context, Effect, Layer, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert } from "vitest"
-import { Conduits, LocalPlanRunner, PeerLink, PeerReplication, RemoteOps, RemoteRoute } from "../src/index.js"
+import { Conduits, LocalPlanRunner } from "../src/index.js"
+import { PeerLinkLive, PeerReplication, RemoteOps, RemoteRoute } from "../src/peers.js"
 
 const tempDir = Testkit.tempDir("conduit-remote-")
 
@@ -30,7 +31,7 @@ const device = Effect.gen(function* () {
     Layer.provideMerge(LibrarySync.layer.pipe(Layer.provideMerge(transport)))
   )
   // Conduits sees the peer link when it is provided to it (the daemon's composition).
-  const services = Conduits.layer.pipe(Layer.provideMerge(PeerLink.layer), Layer.provideMerge(base))
+  const services = Conduits.layer.pipe(Layer.provideMerge(PeerLinkLive.layer), Layer.provideMerge(base))
   const context = yield* Layer.build(services)
   yield* Context.get(context, PeerReplication.PeerReplication).serve
   yield* Context.get(context, RemoteOps.RemoteOpsServer).serve

@@ -1,0 +1,226 @@
+/**
+ * End-to-end tests of `conduit daemon` and `conduit peer`: the built CLI and the daemon it
+ * starts (`conduitd`, detached) as real child processes, each home a fresh temporary
+ * directory, every connection on 127.0.0.1. Two daemons pair through the CLI and one pulls the
+ * other's index; the CLI indexes the same library while its daemon runs.
+ */
+import { DaemonFiles } from "@conduit/daemon/api"
+import * as Fs from "node:fs"
+import { createRequire } from "node:module"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { afterEach, assert, beforeEach, describe, it } from "vitest"
+import { runners } from "./support.js"
+
+/** better-sqlite3 (a dependency of the CLI), typed as far as these tests use it. */
+const Database = createRequire(import.meta.url)("better-sqlite3") as new (
+  file: string,
+  options: { readonly readonly: boolean; readonly fileMustExist: boolean }
+) => { prepare: (sql: string) => { all: (...params: Array<unknown>) => Array<unknown> }; close: () => void }
+
+let root: string
+
+/** A device: its home and work directory, and the CLI on them. */
+const device = (name: string) => {
+  const home = Path.join(root, name, "home")
+  const work = Path.join(root, name, "work")
+  Fs.mkdirSync(work, { recursive: true })
+  return { home, work, ...runners(() => ({ home, work })) }
+}
+type Device = ReturnType<typeof device>
+
+/** The homes of the test, to stop what they left running. */
+const homes: Array<string> = []
+
+beforeEach(() => {
+  root = Fs.realpathSync(Fs.mkdtempSync(Path.join(Os.tmpdir(), "conduit-daemon-e2e-")))
+})
+
+afterEach(async () => {
+  for (const home of homes.splice(0)) {
+    const read = DaemonFiles.readInfoSync(home)
+    if (read._tag === "Found" && DaemonFiles.isAlive(read.info.pid)) {
+      process.kill(read.info.pid, "SIGKILL")
+      await gone(read.info.pid)
+    }
+  }
+  Fs.rmSync(root, { recursive: true, force: true })
+})
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Waits until a process has ended. */
+const gone = async (pid: number) => {
+  for (let i = 0; i < 200 && DaemonFiles.isAlive(pid); i++) await sleep(50)
+  assert.isFalse(DaemonFiles.isAlive(pid), `process ${pid} is still running`)
+}
+
+interface StatusJson {
+  readonly pid: number
+  readonly peerId: string
+  readonly addresses: Array<string>
+  readonly api: string
+  readonly pairedPeers: number
+  readonly home: string
+  readonly device: { readonly id: string; readonly name: string }
+}
+
+/** `conduit daemon start --json` on a device; the daemon is stopped after the test. */
+const start = async (d: Device): Promise<StatusJson> => {
+  homes.push(d.home)
+  return (await d.json<{ daemon: StatusJson }>(0, "daemon", "start")).daemon
+}
+
+/** The live entries of a location in a library, path → hash, read-only beside a running daemon. */
+const entriesOf = (home: string, location: string): Array<[string, string | null]> => {
+  const db = new Database(Path.join(home, "library.db"), { readonly: true, fileMustExist: true })
+  try {
+    const rows = db.prepare(`SELECT e.path, e.hash FROM entries e JOIN locations l ON l.id = e.location_id
+      WHERE l.uuid = ? AND e.tombstone = 0 ORDER BY e.path`).all(location) as Array<{ path: string; hash: string | null }>
+    return rows.map((r) => [r.path, r.hash])
+  } finally {
+    db.close()
+  }
+}
+
+describe("conduit daemon", () => {
+  it("starts a daemon, shows its status, refuses a second one, answers only with the token, and stops it", async () => {
+    const a = device("a")
+    const files = DaemonFiles.paths(a.home)
+
+    const none = await a.conduit("daemon", "status")
+    assert.strictEqual(none.code, 1)
+    assert.strictEqual(none.stderr.trim(), "no daemon is running on this home (start one with 'conduit daemon start')")
+
+    const started = await start(a)
+    assert.match(started.peerId, /^12D3KooW/)
+    assert.isAtLeast(started.addresses.length, 2)
+    assert.match(started.api, /^http:\/\/127\.0\.0\.1:\d+$/)
+    assert.strictEqual(started.home, a.home)
+    assert.strictEqual(Fs.statSync(files.info).mode & 0o777, 0o600)
+    assert.strictEqual(Fs.statSync(files.token).mode & 0o777, 0o600)
+
+    const status = (await a.json<{ daemon: StatusJson }>(0, "daemon", "status")).daemon
+    assert.strictEqual(status.pid, started.pid)
+    assert.strictEqual(status.peerId, started.peerId)
+    assert.deepStrictEqual(status.addresses, started.addresses)
+    assert.strictEqual(status.pairedPeers, 0)
+    const text = await a.conduit("daemon", "status")
+    assert.strictEqual(text.code, 0)
+    assert.include(text.stdout, `daemon running (pid ${started.pid}`)
+    assert.include(text.stdout, started.peerId)
+
+    // A second start is refused, by the CLI and by conduitd itself; the first is untouched.
+    const again = await a.conduit("daemon", "start")
+    assert.strictEqual(again.code, 1)
+    assert.strictEqual(again.stderr.trim(), `a daemon is already running on this home (pid ${started.pid}, ${started.api})`)
+    const againJson = await a.json(1, "daemon", "start")
+    assert.strictEqual(againJson.error.reason, "DaemonRunning")
+
+    // No token, or another one: 401; the CLI says so in one sentence.
+    assert.strictEqual((await fetch(`${started.api}/v1/status`)).status, 401)
+    assert.strictEqual((await fetch(`${started.api}/v1/peers`, { headers: { authorization: "Bearer nope" } })).status, 401)
+    const token = Fs.readFileSync(files.token, "utf8")
+    Fs.writeFileSync(files.token, "0".repeat(64))
+    const refused = await a.conduit("peer", "list")
+    assert.strictEqual(refused.code, 1)
+    assert.strictEqual(
+      refused.stderr.trim(),
+      `the daemon (pid ${started.pid}) refused the token in ${files.token}; restart it ('kill ${started.pid}', then 'conduit daemon start')`
+    )
+    Fs.writeFileSync(files.token, token)
+
+    const stopped = await a.json<{ stopped: { pid: number } }>(0, "daemon", "stop")
+    assert.deepStrictEqual(stopped, { stopped: { pid: started.pid } })
+    assert.isFalse(DaemonFiles.isAlive(started.pid), "stop returns once the process has ended")
+    assert.isFalse(Fs.existsSync(files.info))
+    assert.isFalse(Fs.existsSync(files.token))
+    const afterStop = await a.conduit("daemon", "stop")
+    assert.strictEqual(afterStop.code, 1)
+    assert.include(afterStop.stderr, "no daemon is running on this home")
+    const peerWithout = await a.conduit("peer", "list")
+    assert.strictEqual(peerWithout.code, 1)
+    assert.include(peerWithout.stderr, "no daemon is running on this home")
+  })
+
+  it("pairs two daemons both ways and pulls one's index into the other, while the CLI indexes beside its daemon", async () => {
+    const a = device("a")
+    const b = device("b")
+    const [statusA, statusB] = await Promise.all([start(a), start(b)])
+    assert.notStrictEqual(statusA.peerId, statusB.peerId)
+
+    const pairedB = await a.json<{ peer: { peerId: string; name: string; addresses: Array<string> } }>(
+      0, "peer", "add", statusB.peerId, ...statusB.addresses.flatMap((addr) => ["--addr", addr]), "--name", "bee"
+    )
+    assert.strictEqual(pairedB.peer.peerId, statusB.peerId)
+    assert.strictEqual(pairedB.peer.name, "bee")
+    assert.sameMembers(pairedB.peer.addresses, statusB.addresses)
+    const addA = await b.conduit("peer", "add", statusA.peerId, ...statusA.addresses.flatMap((addr) => ["--addr", addr]))
+    assert.strictEqual(addA.code, 0, addA.stderr)
+    assert.include(addA.stdout, `paired with peer ${statusA.peerId.slice(-8)} (${statusA.peerId})`)
+    const listed = await a.json<{ peers: Array<{ peerId: string; revoked: boolean }> }>(0, "peer", "list")
+    assert.deepStrictEqual(listed.peers.map((p) => [p.peerId, p.revoked]), [[statusB.peerId, false]])
+    assert.strictEqual((await a.json<{ daemon: StatusJson }>(0, "daemon", "status")).daemon.pairedPeers, 1)
+
+    // A's CLI indexes a tree into the library its daemon has open.
+    const tree = Path.join(a.work, "photos")
+    for (let i = 0; i < 25; i++) {
+      Fs.mkdirSync(Path.join(tree, `day${i % 3}`), { recursive: true })
+      Fs.writeFileSync(Path.join(tree, `day${i % 3}`, `img${i}.jpg`), `pixels ${i}`)
+    }
+    const indexed = await a.conduit("index", tree)
+    assert.strictEqual(indexed.code, 0, indexed.stderr)
+    const locations = await a.json<{ locations: Array<{ id: string; root: string }> }>(0, "location", "list")
+    const location = locations.locations.find((l) => l.root === tree)!.id
+    const onA = entriesOf(a.home, location)
+    assert.lengthOf(onA, 28, "25 files and 3 directories")
+
+    // B pulls A's index: every entry, and B's library then has A's rows.
+    const first = (await b.json<{ pull: Record<string, any> }>(0, "peer", "pull", statusA.peerId)).pull
+    assert.strictEqual(first.peerId, statusA.peerId)
+    assert.strictEqual(first.device, statusA.device.id)
+    assert.strictEqual(first.entries, onA.length)
+    assert.isTrue(first.caughtUp)
+    assert.deepStrictEqual(entriesOf(b.home, location), onA)
+
+    // A change on A, then a second pull: only what changed, from the watermark.
+    Fs.writeFileSync(Path.join(tree, "day0", "img0.jpg"), "retouched")
+    assert.strictEqual((await a.conduit("index", tree)).code, 0)
+    const second = await b.conduit("peer", "pull", statusA.peerId)
+    assert.strictEqual(second.code, 0, second.stderr)
+    assert.match(second.stdout, /^pulled [12] entr(y|ies) from .* \(12D3KooW\w+\) in .*: watermark \d+, caught up$/m)
+    assert.deepStrictEqual(entriesOf(b.home, location), entriesOf(a.home, location))
+
+    // Errors, one sentence each: a bad peer id, a peer never paired, a revoked peer.
+    const bad = await b.conduit("peer", "pull", "not-a-peer")
+    assert.strictEqual(bad.code, 1)
+    assert.strictEqual(bad.stderr.trim(), "'not-a-peer' is not a valid peer id")
+    const stranger = await b.json(1, "peer", "pull", statusB.peerId.replace(/.$/, (c) => (c === "a" ? "b" : "a")))
+    assert.oneOf(stranger.error._tag, ["PeerNotFound", "InvalidRequest"])
+    const revoked = await b.json<{ revoked: { peerId: string; revoked: boolean } }>(0, "peer", "rm", statusA.peerId)
+    assert.deepStrictEqual(revoked.revoked.revoked, true)
+    const refused = await b.conduit("peer", "pull", statusA.peerId)
+    assert.strictEqual(refused.code, 1)
+    assert.strictEqual(refused.stderr.trim(), `peer ${statusA.peerId} was revoked; pair it again to use it`)
+
+    await Promise.all([a.json(0, "daemon", "stop"), b.json(0, "daemon", "stop")])
+  })
+
+  it("starts again after a daemon was killed: the stale state file is replaced", async () => {
+    const a = device("a")
+    const first = await start(a)
+    process.kill(first.pid, "SIGKILL")
+    await gone(first.pid)
+    assert.isTrue(Fs.existsSync(DaemonFiles.paths(a.home).info), "SIGKILL leaves daemon.json behind")
+
+    const stale = await a.conduit("daemon", "status")
+    assert.strictEqual(stale.code, 1)
+    assert.include(stale.stderr, `left from process ${first.pid}, which is gone`)
+
+    const second = await start(a)
+    assert.notStrictEqual(second.pid, first.pid)
+    assert.strictEqual(second.peerId, first.peerId, "same device identity")
+    assert.strictEqual((await a.json<{ daemon: StatusJson }>(0, "daemon", "status")).daemon.pid, second.pid)
+    await a.json(0, "daemon", "stop")
+  })
+})

@@ -1,0 +1,171 @@
+/**
+ * The control API served: the handlers of `ControlApi` on this daemon's services, the bearer
+ * token check, and an HTTP server on 127.0.0.1 (never another interface: the token is the
+ * only protection, and it is only as private as the home directory).
+ *
+ * Failures of the services are answered with the API's errors, each carrying the original
+ * error's tag, reason and sentence (see `toFailure`).
+ *
+ * @since 0.1.0
+ */
+import { LibraryDatabase } from "@conduit/index"
+import { PeerReplication } from "@conduit/sync/peers"
+import { Node, Pairing } from "@conduit/transport"
+import { HttpApiBuilder, HttpApiError, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Effect, Layer, Redacted } from "effect"
+import * as Crypto from "node:crypto"
+import * as Http from "node:http"
+import * as ControlApi from "./ControlApi.js"
+import { Lifecycle } from "./Lifecycle.js"
+
+/** The only interface the control API listens on. */
+export const HOST = "127.0.0.1"
+
+// -- failures --------------------------------------------------------------------------------
+
+/** A tagged error with a reason and a sentence, as every error of the libraries is. */
+interface Described {
+  readonly _tag: string
+  readonly reason: string
+  readonly message: string
+}
+
+const fields = (e: Described) => ({ error: e._tag, reason: e.reason, message: e.message })
+
+/**
+ * The API error of a service failure: a request that cannot be valid (`InvalidRequest`), a
+ * peer that is not paired (`PeerNotFound`), the library (`DaemonFailure`), and anything that
+ * happened on the way to or with the peer (`PeerFailure`).
+ */
+export const toFailure = (e: Described): ControlApi.ControlFailure => {
+  switch (e._tag) {
+    case "PairingError":
+      return e.reason === "NotFound" ? new ControlApi.PeerNotFound(fields(e)) : new ControlApi.InvalidRequest(fields(e))
+    case "TransportError":
+      return e.reason === "NotPaired"
+        ? new ControlApi.PeerNotFound(fields(e))
+        : e.reason === "InvalidAddress"
+        ? new ControlApi.InvalidRequest(fields(e))
+        : new ControlApi.PeerFailure(fields(e))
+    case "LibraryError":
+      return new ControlApi.DaemonFailure(fields(e))
+    default:
+      return new ControlApi.PeerFailure(fields(e))
+  }
+}
+
+/** Answers every failure of `effect` with the API's errors. */
+const answer = <A, R>(effect: Effect.Effect<A, Described, R>) => Effect.mapError(effect, toFailure)
+
+/** Only the library can fail here: its errors are the daemon's own. */
+const library = <A, R>(effect: Effect.Effect<A, Described, R>) =>
+  Effect.mapError(effect, (e) => new ControlApi.DaemonFailure(fields(e)))
+
+const toPeer = (p: Pairing.PairedPeer) =>
+  new ControlApi.Peer({ peerId: p.peerId, name: p.name, addresses: p.addresses, pairedAt: p.pairedAt.toISOString(), revoked: p.revoked })
+
+// -- handlers --------------------------------------------------------------------------------
+
+const DaemonHandlers = HttpApiBuilder.group(ControlApi.Api, "daemon", (handlers) =>
+  Effect.gen(function* () {
+    const lifecycle = yield* Lifecycle
+    const node = yield* Node.Node
+    const pairing = yield* Pairing.Pairing
+    const db = yield* LibraryDatabase.LibraryDatabase
+    return handlers
+      .handle("status", () =>
+        library(Effect.gen(function* () {
+          const peers = yield* pairing.list
+          return new ControlApi.Status({
+            pid: process.pid,
+            version: lifecycle.version,
+            peerId: node.peerId,
+            addresses: yield* node.addresses,
+            uptimeMs: Date.now() - lifecycle.startedAt.getTime(),
+            pairedPeers: peers.filter((p) => !p.revoked).length,
+            home: lifecycle.home,
+            device: { id: db.self.id, name: db.self.name }
+          })
+        })))
+      .handle("stop", () =>
+        Effect.zipRight(
+          Effect.logInfo("stop requested through the control API"),
+          Effect.as(lifecycle.requestStop, new ControlApi.Stopping({ pid: process.pid }))
+        ))
+  }))
+
+const PeersHandlers = HttpApiBuilder.group(ControlApi.Api, "peers", (handlers) =>
+  Effect.gen(function* () {
+    const pairing = yield* Pairing.Pairing
+    const replication = yield* PeerReplication.PeerReplication
+
+    /** The paired, not revoked, peer named by a request. */
+    const paired = (peerId: string) =>
+      Effect.flatMap(pairing.get(peerId), (peer) =>
+        peer.revoked
+          ? Effect.fail({ _tag: "PairingError", reason: "NotFound", message: `peer ${peer.peerId} was revoked; pair it again to use it` })
+          : Effect.succeed(peer))
+
+    return handlers
+      .handle("list", () => library(Effect.map(pairing.list, (peers) => ({ peers: peers.map(toPeer) }))))
+      .handle("pair", ({ payload }) =>
+        answer(Effect.map(
+          pairing.pair(payload.peerId, payload.addresses, payload.name ?? `peer ${payload.peerId.slice(-8)}`),
+          toPeer
+        )).pipe(Effect.tap((p) => Effect.logInfo(`paired with ${p.peerId} (${p.name})`))))
+      .handle("revoke", ({ path }) =>
+        answer(Effect.map(pairing.revoke(path.peerId), toPeer)).pipe(Effect.tap((p) => Effect.logInfo(`revoked ${p.peerId}`))))
+      .handle("pull", ({ path }) =>
+        answer(Effect.gen(function* () {
+          const peer = yield* paired(path.peerId)
+          const started = Date.now()
+          const s = yield* replication.pull(peer.peerId)
+          yield* Effect.logInfo(`pulled ${s.entries} entries from ${peer.peerId} (watermark ${s.watermark})`)
+          return new ControlApi.PullSummary({
+            peerId: peer.peerId,
+            device: s.peer,
+            deviceName: s.peerName,
+            fromSeq: s.fromSeq,
+            batches: s.batches,
+            entries: s.entries,
+            firstSeq: s.firstSeq,
+            lastSeq: s.lastSeq,
+            watermark: s.watermark,
+            caughtUp: s.caughtUp,
+            durationMs: Date.now() - started
+          })
+        })))
+  }))
+
+/** Compares two tokens in constant time. */
+const sameToken = (given: string, expected: string): boolean => {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && Crypto.timingSafeEqual(a, b)
+}
+
+/** The bearer token check: the token of this run, or 401. */
+const AuthorizationLive = Layer.effect(
+  ControlApi.Authorization,
+  Effect.map(Lifecycle, (lifecycle) =>
+    ControlApi.Authorization.of({
+      token: (given) => (sameToken(Redacted.value(given), lifecycle.token) ? Effect.void : Effect.fail(new HttpApiError.Unauthorized()))
+    }))
+)
+
+/** The API with its handlers and the token check. */
+const ApiLive = HttpApiBuilder.api(ControlApi.Api).pipe(
+  Layer.provide(Layer.mergeAll(DaemonHandlers, PeersHandlers)),
+  Layer.provide(AuthorizationLive)
+)
+
+/** The HTTP server on 127.0.0.1, `port` 0 for any free one. */
+export const serverLayer = (port: number) => NodeHttpServer.layer(() => Http.createServer(), { host: HOST, port })
+
+/** Serves the control API on the HTTP server (from `serverLayer`) until released. */
+export const layer = HttpApiBuilder.serve().pipe(Layer.provide(ApiLive))
+
+/** The URL of the control API on a server. */
+export const url = Effect.map(HttpServer.HttpServer, (server) =>
+  server.address._tag === "TcpAddress" ? `http://${HOST}:${server.address.port}` : `unix:${server.address.path}`)

@@ -1,0 +1,96 @@
+/**
+ * The daemon as layers: what it runs and in which order it starts.
+ *
+ * 1. `Lifecycle` claims the home (one daemon per home) and writes the control API's token;
+ * 2. the library (`IndexLive`), the transport (identity, pairing, a started libp2p node),
+ *    library sync, conduits and the job runtime open on it;
+ * 3. the workers start: the node serves library sync to paired peers, jobs left unfinished by a
+ *    previous process resume, and the control API listens on 127.0.0.1;
+ * 4. `daemon.json` is completed with the API's URL and the node's addresses: from then on
+ *    clients find the daemon ready.
+ *
+ * Shutting down releases all of it in reverse: the API and the node stop, the library closes,
+ * and the daemon's files are removed last.
+ *
+ * @since 0.1.0
+ */
+import type { Errors } from "@conduit/domain"
+import { IndexLive } from "@conduit/index"
+import { JobRuntime } from "@conduit/jobs"
+import { LibrarySync } from "@conduit/library-sync"
+import type { ModeRegistry } from "@conduit/resolver"
+import { Conduits } from "@conduit/sync"
+import { PeerReplication } from "@conduit/sync/peers"
+import { Node, type TransportError, TransportLive } from "@conduit/transport"
+import type { DeviceIdentity } from "@conduit/transport"
+import type { ServeError } from "@effect/platform/HttpServerError"
+import { Effect, Layer } from "effect"
+import * as ControlServer from "./ControlServer.js"
+import type { DaemonError } from "./DaemonError.js"
+import * as Lifecycle from "./Lifecycle.js"
+
+/** How the daemon runs. */
+export interface DaemonOptions {
+  /** The Conduit home directory (absolute). */
+  readonly home: string
+  /** Multiaddrs for the node to listen on; empty for transport's defaults (loopback QUIC and TCP). */
+  readonly listen: ReadonlyArray<string>
+  /** The control API's port on 127.0.0.1; 0 for any free one. */
+  readonly apiPort: number
+}
+
+/** Serves library sync (and who this device is) to paired peers until released. */
+export const ReplicationServer = Layer.scopedDiscard(Effect.flatMap(PeerReplication.PeerReplication, (replication) => replication.serve))
+
+/**
+ * Resumes, in the background, the jobs a previous process left queued or running (a crash, a
+ * SIGKILL): each conduit run goes on from its checkpoint.
+ */
+export const ResumeJobs = Layer.scopedDiscard(
+  Effect.gen(function* () {
+    // Conduits registers the FileSyncJob handler; it must exist before anything resumes.
+    yield* Conduits.Conduits
+    const jobs = yield* JobRuntime.JobRuntime
+    yield* Effect.forkScoped(
+      jobs.resumeUnfinished.pipe(
+        Effect.tap((ended) =>
+          ended.length === 0 ? Effect.void : Effect.logInfo(`resumed ${ended.length} unfinished job(s): ${ended.map((j) => `${j.id} ${j.status}`).join(", ")}`)),
+        Effect.catchAllCause((cause) => Effect.logError("resuming unfinished jobs failed", cause))
+      )
+    )
+  })
+)
+
+/** Completes `daemon.json` once the node and the control API are up. */
+export const Announce = Layer.scopedDiscard(
+  Effect.gen(function* () {
+    const lifecycle = yield* Lifecycle.Lifecycle
+    const node = yield* Node.Node
+    const api = yield* ControlServer.url
+    const addresses = yield* node.addresses
+    yield* lifecycle.announce({ api, peerId: node.peerId, addresses })
+    yield* Effect.logInfo(`conduitd ${lifecycle.version} (pid ${process.pid}) ready: control API ${api}, peer ${node.peerId}, listening on ${addresses.join(" ")}`)
+  })
+)
+
+/** Everything the daemon runs on `options.home`, its `Lifecycle` included. */
+export const layer = (options: DaemonOptions): Layer.Layer<
+  Lifecycle.Lifecycle,
+  DaemonError | Errors.LibraryError | Errors.HashError | ModeRegistry.ModeError | DeviceIdentity.IdentityError | TransportError.TransportError | ServeError
+> => {
+  const library = IndexLive.layer({ home: options.home })
+  const transport = TransportLive.layer(options.listen.length === 0 ? {} : { listen: options.listen })
+  const services = Layer.mergeAll(PeerReplication.layer, Conduits.layer).pipe(
+    Layer.provideMerge(LibrarySync.layer),
+    Layer.provideMerge(transport),
+    Layer.provideMerge(library)
+  )
+  const server = ControlServer.serverLayer(options.apiPort)
+  const workers = Layer.mergeAll(ReplicationServer, ResumeJobs, ControlServer.layer).pipe(Layer.provideMerge(server))
+  return Announce.pipe(
+    Layer.provide(workers),
+    Layer.provide(services),
+    // Built first: nothing opens the library before the home is claimed.
+    Layer.provideMerge(Lifecycle.layer(options.home))
+  )
+}
