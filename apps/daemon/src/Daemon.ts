@@ -4,8 +4,9 @@
  * 1. `Lifecycle` claims the home (one daemon per home) and writes the control API's token;
  * 2. the library (`IndexLive`), the transport (identity, pairing, a started libp2p node),
  *    library sync, conduits and the job runtime open on it;
- * 3. the workers start: the node serves library sync to paired peers, jobs left unfinished by a
- *    previous process resume, and the control API listens on 127.0.0.1;
+ * 3. the workers start: the node serves library sync, remote operations and file transfers
+ *    (into this device's own locations) to paired peers, jobs left unfinished by a previous
+ *    process resume, and the control API listens on 127.0.0.1;
  * 4. `daemon.json` is completed with the API's URL and the node's addresses: from then on
  *    clients find the daemon ready.
  *
@@ -20,8 +21,8 @@ import { JobRuntime } from "@conduit/jobs"
 import { LibrarySync } from "@conduit/library-sync"
 import type { ModeRegistry } from "@conduit/resolver"
 import { Conduits } from "@conduit/sync"
-import { PeerReplication } from "@conduit/sync/peers"
-import { Node, type TransportError, TransportLive } from "@conduit/transport"
+import { PeerLinkLive, PeerReplication, RemoteOps, RemoteRoute } from "@conduit/sync/peers"
+import { Node, Transfer, type TransportError, TransportLive } from "@conduit/transport"
 import type { DeviceIdentity } from "@conduit/transport"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { Effect, Layer } from "effect"
@@ -41,6 +42,18 @@ export interface DaemonOptions {
 
 /** Serves library sync (and who this device is) to paired peers until released. */
 export const ReplicationServer = Layer.scopedDiscard(Effect.flatMap(PeerReplication.PeerReplication, (replication) => replication.serve))
+
+/**
+ * Serves what a paired device's conduit run asks of this one: remote operations and file
+ * transfers, only ever into this device's own locations, with versions kept first.
+ */
+export const PeerFilesServer = Layer.scopedDiscard(
+  Effect.gen(function* () {
+    yield* Effect.flatMap(RemoteOps.RemoteOpsServer, (server) => server.serve)
+    const policy = yield* RemoteRoute.receiverPolicy
+    yield* Effect.flatMap(Transfer.TransferReceiver, (receiver) => receiver.serve(policy))
+  })
+)
 
 /**
  * Resumes, in the background, the jobs a previous process left queued or running (a crash, a
@@ -80,13 +93,17 @@ export const layer = (options: DaemonOptions): Layer.Layer<
 > => {
   const library = IndexLive.layer({ home: options.home })
   const transport = TransportLive.layer(options.listen.length === 0 ? {} : { listen: options.listen })
-  const services = Layer.mergeAll(PeerReplication.layer, Conduits.layer).pipe(
+  // Conduits get the peer link, so a conduit with a paired device's endpoint runs here.
+  const peers = Layer.mergeAll(PeerReplication.layer, Transfer.layer)
+  const conduits = Conduits.layer.pipe(Layer.provide(PeerLinkLive.layer))
+  const services = Layer.mergeAll(conduits, RemoteOps.serverLayer).pipe(
+    Layer.provideMerge(peers),
     Layer.provideMerge(LibrarySync.layer),
     Layer.provideMerge(transport),
     Layer.provideMerge(library)
   )
   const server = ControlServer.serverLayer(options.apiPort)
-  const workers = Layer.mergeAll(ReplicationServer, ResumeJobs, ControlServer.layer).pipe(Layer.provideMerge(server))
+  const workers = Layer.mergeAll(ReplicationServer, PeerFilesServer, ResumeJobs, ControlServer.layer).pipe(Layer.provideMerge(server))
   return Announce.pipe(
     Layer.provide(workers),
     Layer.provide(services),
