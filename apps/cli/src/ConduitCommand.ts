@@ -66,8 +66,8 @@ const inNoLocation = (absolute: string) =>
     ))
 
 const create = Command.make("conduit create", {
-  source: Args.text({ name: "SRC" }).pipe(Args.withDescription("the source directory (it must exist)")),
-  target: Args.text({ name: "DST" }).pipe(Args.withDescription("the target directory (it must exist)")),
+  source: Args.text({ name: "SRC" }).pipe(Args.withDescription("the source directory (it must exist), or DEVICE:/path on a paired device")),
+  target: Args.text({ name: "DST" }).pipe(Args.withDescription("the target directory (it must exist), or DEVICE:/path on a paired device (its peer id or name; its index must have been pulled)")),
   mode: modeOption(`the conduit's sync mode (default ${Modes.mirror.name})`).pipe(Options.withDefault(Modes.mirror.name)),
   schedule: Options.text("schedule").pipe(
     Options.withPseudoName("manual|instant|interval:<n>s|m|h|d"),
@@ -101,10 +101,10 @@ const create = Command.make("conduit create", {
   Effect.gen(function* () {
     const conduits = yield* Conduits.Conduits
     const settings = yield* settingsOf(args)
-    const source = Paths.absolute(args.source)
-    const target = Paths.absolute(args.target)
-    const sourceNew = yield* inNoLocation(source)
-    const targetNew = yield* inNoLocation(target)
+    const source = Paths.endpoint(args.source)
+    const target = Paths.endpoint(args.target)
+    const sourceNew = typeof source === "string" ? yield* inNoLocation(source) : false
+    const targetNew = typeof target === "string" ? yield* inNoLocation(target) : false
     const conduit = yield* conduits.create(source, target, { mode: args.mode, enabled: !args.disabled, ...settings })
     const added = [...(sourceNew ? [conduit.source.location] : []), ...(targetNew ? [conduit.target.location] : [])]
     if (args.json) return yield* Output.printJson({ conduit: Json.conduit(conduit), addedLocations: added.map(Json.location) })

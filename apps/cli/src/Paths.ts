@@ -27,3 +27,12 @@ export const checkDirectory = (absolute: string): Effect.Effect<void, Errors.Pat
     }
     return stat.isDirectory() ? Effect.void : Effect.fail(new Errors.PathError({ reason: "NotADirectory", path: absolute }))
   })
+
+/**
+ * A conduit endpoint as typed: `DEVICE:/absolute/path` names a directory of a paired device
+ * (its peer id, device id or name, then a path there); anything else is a directory here.
+ */
+export const endpoint = (arg: string): string | { readonly peer: string; readonly path: string } => {
+  const m = /^([^/:][^:/]*):(\/.*)$/.exec(arg)
+  return m === null ? absolute(arg) : { peer: m[1]!, path: m[2]! }
+}

@@ -11,6 +11,7 @@ import { Conduits } from "@conduit/sync"
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import * as ConduitCommand from "./ConduitCommand.js"
+import * as DaemonCommand from "./DaemonCommand.js"
 import * as Format from "./Format.js"
 import * as Library from "./Library.js"
 import * as Output from "./Output.js"
@@ -28,8 +29,25 @@ export const run = Command.make("run", {
 }, (args) =>
   Effect.gen(function* () {
     const conduits = yield* Conduits.Conduits
+    const conduit = yield* conduits.get(args.id)
+    // A conduit with a paired device's endpoint runs in the daemon, which has the node.
+    if (conduit.source.peer !== null || conduit.target.peer !== null) {
+      const connection = yield* DaemonCommand.connect
+      const r = yield* DaemonCommand.request(connection, (c) => c.conduits.run({ path: { id: conduit.id }, payload: { force: args.force } }))
+      if (args.json) yield* Output.printJson({ ranIn: "daemon", ...r })
+      else {
+        yield* Output.line(`plan: ${r.copies} copies, ${r.moves} moves, ${r.deletes} deletes, ${r.conflicts} conflicts (${r.mode})`)
+        yield* Output.line(`synced ${Format.conduitName(conduit)} in the daemon: ${r.copied} copied, ${r.moved} moved, ${r.deleted} deleted, ${Format.bytes(r.bytes)} in ${Format.duration(r.durationMs)}; ${r.verified ? "verified" : `not verified: ${r.remaining} differences remain`}`)
+        for (const k of r.skipped) yield* Output.line(`skipped: ${k.path}: ${k.message}`)
+      }
+      if (!r.verified) {
+        yield* Output.note(`the run did not verify; 'conduit history ${Format.shortId(conduit.id)}' has its errors`)
+        return yield* new Output.Reported()
+      }
+      return
+    }
     const result = yield* Progress.trackSync("syncing", Progress.enabled(args), (onProgress) =>
-      conduits.run(args.id, { force: args.force, ...(onProgress === undefined ? {} : { onProgress }) }))
+      conduits.run(conduit.id, { force: args.force, ...(onProgress === undefined ? {} : { onProgress }) }))
     yield* SyncReport.print(SyncReport.fromRun(result, result.conduit.mode), {
       json: args.json,
       dryRunCommand: `'conduit plan ${Format.shortId(result.conduit.id)}'`

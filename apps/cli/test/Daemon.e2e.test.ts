@@ -206,6 +206,43 @@ describe("conduit daemon", () => {
     await Promise.all([a.json(0, "daemon", "stop"), b.json(0, "daemon", "stop")])
   })
 
+  it("a conduit from A to a directory of B runs in A's daemon: both trees end equal, B keeps what it replaced", async () => {
+    const a = device("a")
+    const b = device("b")
+    const [statusA, statusB] = await Promise.all([start(a), start(b)])
+    assert.strictEqual((await a.conduit("peer", "add", statusB.peerId, ...statusB.addresses.flatMap((x) => ["--addr", x]), "--name", "bee")).code, 0)
+    assert.strictEqual((await b.conduit("peer", "add", statusA.peerId, ...statusA.addresses.flatMap((x) => ["--addr", x]), "--name", "ay")).code, 0)
+    const source = Path.join(a.work, "docs")
+    for (let i = 0; i < 60; i++) {
+      Fs.mkdirSync(Path.join(source, `d${i % 5}`), { recursive: true })
+      Fs.writeFileSync(Path.join(source, `d${i % 5}`, `f${i}.txt`), `content ${i}`)
+    }
+    const backup = Path.join(b.work, "backup")
+    Fs.mkdirSync(Path.join(backup, "d0"), { recursive: true })
+    Fs.writeFileSync(Path.join(backup, "d0", "f0.txt"), "B's older f0")
+    assert.strictEqual((await b.conduit("location", "add", backup)).code, 0)
+    // A learns B's locations through library sync, then names B's directory as PEER:PATH.
+    assert.strictEqual((await a.conduit("peer", "pull", statusB.peerId)).code, 0)
+    const created = (await a.json<{ conduit: { id: string } }>(0, "conduit", "create", source, `bee:${backup}`, "--mode", "mirror")).conduit
+    const ran = await a.json<{ ranIn: string; verified: boolean; copied: number; job: { status: string } }>(0, "run", created.id)
+    assert.include(ran, { ranIn: "daemon", verified: true })
+    assert.strictEqual(ran.job.status, "completed")
+    const list = (root_: string) =>
+      (Fs.readdirSync(root_, { recursive: true }) as Array<string>)
+        .filter((p) => !p.startsWith(".conduit") && Fs.statSync(Path.join(root_, p)).isFile())
+        .sort()
+        .map((p) => [p, Fs.readFileSync(Path.join(root_, p), "utf8")])
+    assert.deepStrictEqual(list(backup), list(source))
+    const versions = Fs.readdirSync(Path.join(backup, ".conduit", "versions", "d0"))
+    assert.lengthOf(versions.filter((n) => n.startsWith("f0.txt~")), 1, "B kept its older f0 as a version")
+    // Without a daemon, the run says where it must happen.
+    await a.json(0, "daemon", "stop")
+    const refused = await a.conduit("run", created.id)
+    assert.strictEqual(refused.code, 1)
+    assert.match(refused.stderr, /daemon/)
+    await b.json(0, "daemon", "stop")
+  }, 120_000)
+
   it("starts again after a daemon was killed: the stale state file is replaced", async () => {
     const a = device("a")
     const first = await start(a)

@@ -91,6 +91,30 @@ export class PullSummary extends Schema.Class<PullSummary>("PullSummary")({
   durationMs: Schema.Number
 }) {}
 
+/** What a conduit run did (`POST /v1/conduits/:id/run`): the figures of its generation. */
+export class RunSummary extends Schema.Class<RunSummary>("RunSummary")({
+  conduit: Schema.String,
+  /** The generation recorded; null if the run did not start one. */
+  generation: Schema.NullOr(Schema.Number),
+  mode: Schema.String,
+  copies: Schema.Number,
+  deletes: Schema.Number,
+  moves: Schema.Number,
+  conflicts: Schema.Number,
+  copied: Schema.Number,
+  deleted: Schema.Number,
+  moved: Schema.Number,
+  bytes: Schema.Number,
+  /** Operations that did not happen, and why. */
+  skipped: Schema.Array(Schema.Struct({ path: Schema.String, reason: Schema.String, message: Schema.String })),
+  /** A fresh comparison after the run found nothing left to do. */
+  verified: Schema.Boolean,
+  remaining: Schema.Number,
+  /** The FileSyncJob that ran it and how it ended. */
+  job: Schema.NullOr(Schema.Struct({ id: Schema.String, status: Schema.String })),
+  durationMs: Schema.Number
+}) {}
+
 /** What `POST /v1/stop` answers, just before the daemon shuts down. */
 export class Stopping extends Schema.Class<Stopping>("Stopping")({
   pid: Schema.Number
@@ -175,10 +199,28 @@ export class PeersGroup extends HttpApiGroup.make("peers")
   .addError(PeerFailure)
 {}
 
+/**
+ * Conduits run in the daemon: the ones with a paired device's endpoint need its node. Fails
+ * with `InvalidRequest` (the run was refused: a plan guard, a disabled or busy conduit),
+ * `PeerNotFound` (no such conduit) or `PeerFailure` (the peer could not be reached).
+ */
+export class ConduitsGroup extends HttpApiGroup.make("conduits")
+  .add(
+    HttpApiEndpoint.post("run", "/v1/conduits/:id/run")
+      .setPath(Schema.Struct({ id: Bounded }))
+      .setPayload(Schema.Struct({ force: Schema.optional(Schema.Boolean) }))
+      .addSuccess(RunSummary)
+  )
+  .addError(InvalidRequest)
+  .addError(PeerNotFound)
+  .addError(PeerFailure)
+{}
+
 /** The whole control API; every endpoint needs the bearer token. */
 export class Api extends HttpApi.make("conduitd")
   .add(DaemonGroup)
   .add(PeersGroup)
+  .add(ConduitsGroup)
   .addError(DaemonFailure)
   .middleware(Authorization)
   .annotate(OpenApi.Title, "conduitd control API")

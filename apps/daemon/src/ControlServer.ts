@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { LibraryDatabase } from "@conduit/index"
+import { Conduits } from "@conduit/sync"
 import { PeerReplication } from "@conduit/sync/peers"
 import { Node, Pairing } from "@conduit/transport"
 import { HttpApiBuilder, HttpApiError, HttpServer } from "@effect/platform"
@@ -154,9 +155,45 @@ const AuthorizationLive = Layer.effect(
     }))
 )
 
+const ConduitsHandlers = HttpApiBuilder.group(ControlApi.Api, "conduits", (handlers) =>
+  Effect.gen(function* () {
+    const conduits = yield* Conduits.Conduits
+    return handlers.handle("run", ({ path, payload }) =>
+      Effect.gen(function* () {
+        const r = yield* conduits.run(path.id, { force: payload.force === true })
+        const summary = r.plan.summary
+        return new ControlApi.RunSummary({
+          conduit: r.conduit.id,
+          generation: r.generation?.generation ?? null,
+          mode: r.plan.mode,
+          copies: summary.copies,
+          deletes: summary.deletes,
+          moves: summary.moves,
+          conflicts: summary.conflicts,
+          copied: r.report?.copied ?? 0,
+          deleted: r.report?.deleted ?? 0,
+          moved: r.report?.moved ?? 0,
+          bytes: r.report?.bytes ?? 0,
+          skipped: (r.report?.skipped ?? []).map((k) => ({ path: k.error.path, reason: k.error.reason, message: k.error.message })),
+          verified: r.verified,
+          remaining: r.remaining,
+          job: r.job === null ? null : { id: r.job.id, status: r.job.status },
+          durationMs: r.durationMs
+        })
+      }).pipe(Effect.mapError((e) =>
+        e._tag === "SyncError" && e.reason === "NotFound"
+          ? new ControlApi.PeerNotFound(fields(e))
+          : e._tag === "SyncError" && (e.reason === "PeerUnreachable" || e.reason === "PeerBehind")
+          ? new ControlApi.PeerFailure(fields(e))
+          : e._tag === "LibraryError"
+          ? new ControlApi.DaemonFailure(fields(e))
+          : new ControlApi.InvalidRequest(fields(e as Described))
+      )))
+  }))
+
 /** The API with its handlers and the token check. */
 const ApiLive = HttpApiBuilder.api(ControlApi.Api).pipe(
-  Layer.provide(Layer.mergeAll(DaemonHandlers, PeersHandlers)),
+  Layer.provide(Layer.mergeAll(DaemonHandlers, PeersHandlers, ConduitsHandlers)),
   Layer.provide(AuthorizationLive)
 )
 

@@ -459,8 +459,14 @@ export const make: Effect.Effect<
   const peerEndpoint = (input: PeerPath) =>
     Effect.gen(function* () {
       const named = `${input.peer}:${input.path}`
+      // By PeerId, device id or device name — or by the name given when pairing, when the
+      // transport's pairing table is in this library.
+      const pairing = yield* lib(sql<{ n: number }>`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'transport_peers'`)
+      const byPairingName = pairing[0]!.n > 0
+        ? sql`OR peer_id IN (SELECT peer_id FROM transport_peers WHERE name = ${input.peer} AND revoked = 0)`
+        : sql``
       const devices = yield* lib(sql<{ id: number }>`SELECT id FROM devices
-        WHERE is_self = 0 AND (peer_id = ${input.peer} OR uuid = ${input.peer} OR name = ${input.peer})`)
+        WHERE is_self = 0 AND (peer_id = ${input.peer} OR uuid = ${input.peer} OR name = ${input.peer} ${byPairingName})`)
       if (devices.length !== 1) return yield* new SyncError({ reason: "UnknownPeer", path: input.peer })
       const absolute = Path.posix.normalize(input.path)
       if (!Path.posix.isAbsolute(absolute)) return yield* new Errors.PathError({ reason: "Invalid", path: named })
