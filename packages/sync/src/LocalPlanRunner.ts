@@ -91,6 +91,9 @@ const locationPath = (endpoint: Endpoint, path: RelPath.RelPath): RelPath.RelPat
 
 const depth = (path: string) => (path === "" ? 0 : path.split("/").length)
 
+/** Operations on a peer's side in flight at once (each is a round trip). */
+const REMOTE_CONCURRENCY = 16
+
 /** Runs `plan` between `endpoints`. Never fails: failures are in the report. */
 export const run = (
   plan: Plan.Plan,
@@ -103,6 +106,8 @@ export const run = (
     const total = plan.operations.length
     const side = (s: Plan.Side) => endpoints[s]
     const routeOf = (endpoint: Endpoint) => endpoint.route ?? FileRoute.local
+    // A peer's operations are round trips: several go at once. This device's go one by one.
+    const concurrencyOf = (endpoint: Endpoint) => (routeOf(endpoint) === FileRoute.local ? 1 : REMOTE_CONCURRENCY)
     const tally = (key: "copied" | "moved" | "deleted" | "attributes", bytes = 0) =>
       Ref.updateAndGet(counts, (c) => ({ ...c, [key]: c[key] + 1, bytes: c.bytes + bytes, done: c.done + 1 })).pipe(
         Effect.tap((c) => Effect.sync(() => options.onProgress?.(c.done, total, c.bytes)))
@@ -128,20 +133,27 @@ export const run = (
     // time at the end; any other directory written into gets its own time back (it was equal
     // on both sides, or the plan would have said otherwise).
     const touched = new Map<string, { readonly endpoint: Endpoint; readonly dir: string; readonly mtimeNs: bigint | null }>()
-    const touch = (endpoint: Endpoint, path: RelPath.RelPath) =>
-      Effect.gen(function* () {
-        const dir = Path.posix.dirname(locationPath(endpoint, path))
-        const key = `${endpoint.root}\0${dir}`
-        if (touched.has(key)) return
-        touched.set(key, { endpoint, dir: dir === "." ? "" : dir, mtimeNs: yield* routeOf(endpoint).directoryTime(endpoint.root, dir === "." ? "" : dir) })
-      })
+    const wanted = new Map<string, { readonly endpoint: Endpoint; readonly dir: string }>()
+    const touch = (endpoint: Endpoint, path: RelPath.RelPath) => {
+      const dir = Path.posix.dirname(locationPath(endpoint, path))
+      const key = `${endpoint.root}\0${dir}`
+      if (!wanted.has(key)) wanted.set(key, { endpoint, dir: dir === "." ? "" : dir })
+    }
     for (const op of plan.operations) {
-      if (op._tag === "Copy") yield* touch(side(op.to), op.path)
-      else if (op._tag === "Delete") yield* touch(side(op.side), op.path)
+      if (op._tag === "Copy") touch(side(op.to), op.path)
+      else if (op._tag === "Delete") touch(side(op.side), op.path)
       else if (op._tag === "Move") {
-        yield* touch(side(op.side), op.from)
-        yield* touch(side(op.side), op.to)
+        touch(side(op.side), op.from)
+        touch(side(op.side), op.to)
       }
+    }
+    for (const s of ["source", "target"] as const) {
+      const endpoint = side(s)
+      yield* Effect.forEach([...wanted].filter(([, w]) => w.endpoint === endpoint), ([key, w]) =>
+        Effect.map(routeOf(endpoint).directoryTime(endpoint.root, w.dir), (mtimeNs) => void touched.set(key, { ...w, mtimeNs })), {
+        concurrency: concurrencyOf(endpoint),
+        discard: true
+      })
     }
 
     const copies = plan.operations.filter((op): op is Plan.Copy => op._tag === "Copy")
@@ -231,17 +243,20 @@ export const run = (
     }
 
     // 3. Attributes (directories' mtimes wait for step 5).
-    for (const op of plan.operations) {
-      if (op._tag !== "SetAttributes") continue
-      if (yield* mustStop(false)) break
-      const at = side(op.side)
-      if ((yield* routeOf(at).directoryTime(at.root, locationPath(at, op.path))) !== null) {
-        directoryTimes.push({ endpoint: at, path: op.path, mtimeNs: op.mtimeNs })
-      }
-      yield* attempt(op, Effect.zipRight(
-        routeOf(at).setAttributes(at.root, locationPath(at, op.path), op.mtimeNs, op.mode),
-        tally("attributes")
-      ))
+    const attributes = plan.operations.filter((op): op is Plan.SetAttributes => op._tag === "SetAttributes")
+    for (const s of ["source", "target"] as const) {
+      const at = side(s)
+      yield* Effect.forEach(attributes.filter((op) => op.side === s), (op) =>
+        Effect.gen(function* () {
+          if (yield* mustStop(false)) return
+          if ((yield* routeOf(at).directoryTime(at.root, locationPath(at, op.path))) !== null) {
+            directoryTimes.push({ endpoint: at, path: op.path, mtimeNs: op.mtimeNs })
+          }
+          yield* attempt(op, Effect.zipRight(
+            routeOf(at).setAttributes(at.root, locationPath(at, op.path), op.mtimeNs, op.mode),
+            tally("attributes")
+          ))
+        }), { concurrency: concurrencyOf(at), discard: true })
     }
 
     // 4. Deletes, deepest first.
@@ -250,13 +265,15 @@ export const run = (
       .sort((a, b) => depth(b.path) - depth(a.path) || (a.path < b.path ? 1 : -1))
     // Deletes wait for a checkpoint: a run paused during its copies deletes nothing yet.
     if (deletes.length > 0) yield* mustStop(true)
-    for (const op of deletes) {
-      if (yield* mustStop(false)) break
+    // On a peer several at once: a directory kept as a version before its child is fine (the
+    // child goes with it, and its own removal then finds nothing to keep).
+    const deleteOne = (op: Plan.Delete) => Effect.gen(function* () {
+      if (yield* mustStop(false)) return
       const at = side(op.side)
       const path = locationPath(at, op.path)
       if (op.verifiedOn === null) {
         yield* attempt(op, Effect.zipRight(Effect.asVoid(routeOf(at).remove(at.root, path)), tally("deleted")))
-        continue
+        return
       }
       // Archive: re-read the other side's copy; remove the source only if it verifies.
       const copy = side(op.verifiedOn)
@@ -270,6 +287,9 @@ export const run = (
         ok
           ? Effect.zipRight(routeOf(at).unlink(at.root, path), tally("deleted"))
           : Effect.fail(new FileOpError.FileOpError({ reason: "VerifyFailed", path: Path.join(copy.root, locationPath(copy, op.path)) }))))
+    })
+    for (const s of ["source", "target"] as const) {
+      yield* Effect.forEach(deletes.filter((op) => op.side === s), deleteOne, { concurrency: concurrencyOf(side(s)), discard: true })
     }
 
     // 5. Directory times, deepest first: the planned ones, else the time they had before.
@@ -279,9 +299,14 @@ export const run = (
       const dir = locationPath(d.endpoint, d.path)
       times.set(`${d.endpoint.root}\0${dir}`, { endpoint: d.endpoint, dir, mtimeNs: d.mtimeNs })
     }
-    for (const t of [...times.values()].sort((a, b) => depth(b.dir) - depth(a.dir))) {
-      if (t.dir === "") continue // a location root is not an entry
-      yield* Effect.ignore(routeOf(t.endpoint).setAttributes(t.endpoint.root, t.dir as RelPath.RelPath, t.mtimeNs, null))
+    const ordered = [...times.values()].sort((a, b) => depth(b.dir) - depth(a.dir)).filter((t) => t.dir !== "") // a location root is not an entry
+    for (const s of ["source", "target"] as const) {
+      const endpoint = side(s)
+      yield* Effect.forEach(ordered.filter((t) => t.endpoint === endpoint), (t) =>
+        Effect.ignore(routeOf(t.endpoint).setAttributes(t.endpoint.root, t.dir as RelPath.RelPath, t.mtimeNs, null)), {
+        concurrency: concurrencyOf(endpoint),
+        discard: true
+      })
     }
 
     const c = yield* Ref.get(counts)
