@@ -243,6 +243,50 @@ describe("conduit daemon", () => {
     await b.json(0, "daemon", "stop")
   }, 120_000)
 
+  it("a two-way conduit between A and B converges across the daemons, and a double edit is a recorded conflict", async () => {
+    const a = device("a")
+    const b = device("b")
+    const [statusA, statusB] = await Promise.all([start(a), start(b)])
+    assert.strictEqual((await a.conduit("peer", "add", statusB.peerId, ...statusB.addresses.flatMap((x) => ["--addr", x]), "--name", "bee")).code, 0)
+    assert.strictEqual((await b.conduit("peer", "add", statusA.peerId, ...statusA.addresses.flatMap((x) => ["--addr", x]), "--name", "ay")).code, 0)
+    const here = Path.join(a.work, "notes")
+    const there = Path.join(b.work, "notes")
+    const write = (root_: string, rel: string, text: string, seconds: number) => {
+      Fs.mkdirSync(Path.dirname(Path.join(root_, rel)), { recursive: true })
+      Fs.writeFileSync(Path.join(root_, rel), text)
+      Fs.utimesSync(Path.join(root_, rel), seconds, seconds)
+    }
+    write(here, "a-only.txt", "from A", 1_700_000_000)
+    write(here, "shared.txt", "v0", 1_700_000_000)
+    write(there, "b-only/deep.txt", "from B", 1_700_000_000)
+    assert.strictEqual((await b.conduit("location", "add", there)).code, 0)
+    assert.strictEqual((await a.conduit("peer", "pull", statusB.peerId)).code, 0)
+    const made = (await a.json<{ conduit: { id: string } }>(0, "conduit", "create", here, `bee:${there}`, "--mode", "bidirectional")).conduit
+    const list = (root_: string) =>
+      (Fs.readdirSync(root_, { recursive: true }) as Array<string>)
+        .filter((p) => !p.startsWith(".conduit") && Fs.statSync(Path.join(root_, p)).isFile())
+        .sort()
+        .map((p) => [p, Fs.readFileSync(Path.join(root_, p), "utf8")])
+    assert.include(await a.json(0, "run", made.id), { verified: true })
+    assert.deepStrictEqual(list(there), list(here))
+    assert.deepStrictEqual(list(here).map(([p]) => p), ["a-only.txt", "b-only/deep.txt", "shared.txt"])
+    // Both edit shared.txt (B later: it wins); B adds a file. B's CLI indexes beside its daemon.
+    write(here, "shared.txt", "edited on A", 1_700_000_100)
+    write(there, "shared.txt", "edited on B", 1_700_000_200)
+    write(there, "new-on-b.txt", "new", 1_700_000_200)
+    assert.strictEqual((await b.conduit("index", there)).code, 0)
+    const second = await a.json<{ verified: boolean; conflicts: number }>(0, "run", made.id)
+    assert.include(second, { verified: true, conflicts: 1 })
+    assert.deepStrictEqual(list(there), list(here))
+    assert.strictEqual(Fs.readFileSync(Path.join(here, "shared.txt"), "utf8"), "edited on B")
+    assert.strictEqual(Fs.readFileSync(Path.join(here, "new-on-b.txt"), "utf8"), "new")
+    const conflicts = (await a.json<{ conflicts: Array<{ path: string; reason: string; winner: string }> }>(0, "conflicts")).conflicts
+    assert.deepStrictEqual(conflicts.map((c) => [c.path, c.reason, c.winner]), [["shared.txt", "BothChanged", "target"]])
+    const kept = Fs.readdirSync(Path.join(here, ".conduit", "versions")).filter((n) => n.startsWith("shared.txt~"))
+    assert.lengthOf(kept, 1, "A's losing edit is a version on A")
+    await Promise.all([a.json(0, "daemon", "stop"), b.json(0, "daemon", "stop")])
+  }, 120_000)
+
   it("starts again after a daemon was killed: the stale state file is replaced", async () => {
     const a = device("a")
     const first = await start(a)
