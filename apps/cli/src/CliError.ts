@@ -21,7 +21,7 @@ import * as Limits from "./Limits.js"
  * it could not be started (`DaemonStartFailed`) or did not stop in time (`DaemonStopTimeout`).
  */
 export class CliError extends Schema.TaggedError<CliError>()("CliError", {
-  reason: Schema.Literal("NotIndexed", "InvalidParallel", "InvalidMaxDeleteRatio", "InvalidSchedule", "InvalidKeepVersions", "NoSuchVersion", "UnknownJob", "AmbiguousJob", "JobEnded",
+  reason: Schema.Literal("NotIndexed", "InvalidParallel", "InvalidMaxDeleteRatio", "InvalidSchedule", "InvalidKeepVersions", "InvalidBandwidthLimit", "NoSuchVersion", "UnknownJob", "AmbiguousJob", "JobEnded",
     "NoDaemon", "DaemonStarting", "DaemonRunning", "DaemonUnreachable", "DaemonTokenRefused", "DaemonStartFailed", "DaemonStopTimeout"),
   path: Schema.optional(Schema.String),
   value: Schema.optional(Schema.String),
@@ -36,6 +36,8 @@ export class CliError extends Schema.TaggedError<CliError>()("CliError", {
         return `--parallel must be a whole number from 1 to ${Limits.MAX_PARALLEL} (got ${this.value})`
       case "InvalidMaxDeleteRatio":
         return `--max-delete-ratio must be a number above 0 and at most 1, the largest share of a side a run may delete (got ${this.value})`
+      case "InvalidBandwidthLimit":
+        return `--bandwidth-limit must be a number of megabits per second above 0 and at most ${Limits.MAX_BANDWIDTH_MBPS} (got ${this.value})`
       case "InvalidKeepVersions":
         return `--keep-versions must be a whole number of days from 0 (keep forever) to ${Limits.MAX_RETENTION_DAYS} (got ${this.value})`
       case "InvalidSchedule":

@@ -31,12 +31,16 @@ interface CreateArgs {
   readonly parallel: Option.Option<number>
   readonly maxDeleteRatio: Option.Option<number>
   readonly keepVersions: Option.Option<number>
+  readonly bandwidthLimit: Option.Option<number>
 }
 
 /** The settings given, checked against `Limits`; the ones not given keep the library's defaults. */
 const settingsOf = (args: CreateArgs) =>
   Effect.gen(function* () {
-    const { schedule, parallel, maxDeleteRatio, keepVersions } = args
+    const { schedule, parallel, maxDeleteRatio, keepVersions, bandwidthLimit } = args
+    if (Option.isSome(bandwidthLimit) && !Limits.isBandwidthLimit(bandwidthLimit.value)) {
+      return yield* new CliError({ reason: "InvalidBandwidthLimit", value: String(bandwidthLimit.value) })
+    }
     if (Option.isSome(schedule) && !Limits.isSchedule(schedule.value)) {
       return yield* new CliError({ reason: "InvalidSchedule", value: schedule.value })
     }
@@ -53,7 +57,8 @@ const settingsOf = (args: CreateArgs) =>
       ...(Option.isSome(schedule) ? { schedule: schedule.value } : {}),
       ...(Option.isSome(parallel) ? { parallelTransfers: parallel.value } : {}),
       ...(Option.isSome(maxDeleteRatio) ? { maxDeleteRatio: maxDeleteRatio.value } : {}),
-      ...(Option.isSome(keepVersions) ? { versionRetentionDays: keepVersions.value } : {})
+      ...(Option.isSome(keepVersions) ? { versionRetentionDays: keepVersions.value } : {}),
+      ...(Option.isSome(bandwidthLimit) ? { bandwidthLimitMbps: bandwidthLimit.value } : {})
     }
   })
 
@@ -91,6 +96,11 @@ const create = Command.make("conduit create", {
     Options.withDescription(
       `days the files a run replaces or deletes stay in the version store before a later completed run removes them; 0 keeps them forever (default 30, at most ${Limits.MAX_RETENTION_DAYS})`
     ),
+    Options.optional
+  ),
+  bandwidthLimit: Options.float("bandwidth-limit").pipe(
+    Options.withPseudoName("MBPS"),
+    Options.withDescription(`megabits per second the files this conduit sends to a paired device may use (default: no limit; above 0, at most ${Limits.MAX_BANDWIDTH_MBPS})`),
     Options.optional
   ),
   disabled: Options.boolean("disabled").pipe(

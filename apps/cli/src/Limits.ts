@@ -22,6 +22,12 @@ export const isParallel = (n: number): boolean => Number.isInteger(n) && n >= 1 
  */
 export const isMaxDeleteRatio = (r: number): boolean => Number.isFinite(r) && r > 0 && r <= 1
 
+/** The highest `--bandwidth-limit`, in megabits per second (100 Gbit/s: any real link). */
+export const MAX_BANDWIDTH_MBPS = 100_000
+
+/** Whether `n` is a bandwidth limit in megabits per second: above 0, at most `MAX_BANDWIDTH_MBPS`. */
+export const isBandwidthLimit = (n: number): boolean => Number.isFinite(n) && n > 0 && n <= MAX_BANDWIDTH_MBPS
+
 /** The longest `--keep-versions` (about 100 years); 0 means forever. */
 export const MAX_RETENTION_DAYS = 36_500
 

@@ -116,7 +116,7 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
     const expected: Array<[Array<string>, Array<string>]> = [
       [["conduit", "create"], [
         "<SRC>", "<DST>", "--mode mirror|bidirectional|archive", "--schedule manual|instant|interval:<n>s|m|h|d",
-        "--parallel N", "--max-delete-ratio R", "--keep-versions DAYS", "--disabled", "--json"
+        "--parallel N", "--max-delete-ratio R", "--keep-versions DAYS", "--bandwidth-limit MBPS", "--disabled", "--json"
       ]],
       [["conduit", "list"], ["--json"]],
       [["conduit", "show"], ["<ID>", "--json"]],
@@ -273,10 +273,10 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
     Fs.mkdirSync(Path.join(work, "backup"))
     assert.strictEqual((await conduit("location", "add", outer)).code, 0)
 
-    const document = await json(0, "conduit", "create", Path.join(outer, "photos"), "backup", "--mode", "archive", "--disabled")
+    const document = await json(0, "conduit", "create", Path.join(outer, "photos"), "backup", "--mode", "archive", "--disabled", "--bandwidth-limit", "12.5")
     assert.deepStrictEqual(Object.keys(document), ["conduit", "addedLocations"])
     assert.deepStrictEqual(document.addedLocations.map((l: any) => l.root), [Path.join(work, "backup")])
-    assert.include(document.conduit, { mode: "archive", enabled: false, schedule: "manual", parallelTransfers: 4, maxDeleteRatio: 0.5 })
+    assert.include(document.conduit, { mode: "archive", enabled: false, schedule: "manual", parallelTransfers: 4, maxDeleteRatio: 0.5, bandwidthLimitMbps: 12.5 })
     assert.deepStrictEqual(document.conduit.source, {
       path: Path.join(outer, "photos"), root: outer, dir: "photos", location: document.conduit.source.location
     })
@@ -496,6 +496,8 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
     for (const r of ["0", "1.5", "-0.5"]) assert.strictEqual(await refused("conduit", "create", src, dst, "--max-delete-ratio", r), ratio(r))
     const keep = (d: string) => `--keep-versions must be a whole number of days from 0 (keep forever) to 36500 (got ${d})`
     for (const d of ["-1", "36501"]) assert.strictEqual(await refused("conduit", "create", src, dst, "--keep-versions", d), keep(d))
+    const limit = (m: string) => `--bandwidth-limit must be a number of megabits per second above 0 and at most 100000 (got ${m})`
+    for (const m of ["0", "-5", "100001"]) assert.strictEqual(await refused("conduit", "create", src, dst, "--bandwidth-limit", m), limit(m))
     const schedule = (s: string) =>
       `unknown schedule '${s}' (accepted: manual, instant, or interval:<n>s|m|h|d with a whole n of at least 1, e.g. interval:30m)`
     for (const s of ["weekly", "interval:0m", "interval:5w", "interval:m", "interval:1.5h"]) {

@@ -267,7 +267,7 @@ describe("conduit daemon", () => {
         .filter((p) => !p.startsWith(".conduit") && Fs.statSync(Path.join(root_, p)).isFile())
         .sort()
         .map((p) => [p, Fs.readFileSync(Path.join(root_, p), "utf8")])
-    assert.include(await a.json(0, "run", made.id), { verified: true })
+    assert.include(await a.json<{ verified: boolean }>(0, "run", made.id), { verified: true })
     assert.deepStrictEqual(list(there), list(here))
     assert.deepStrictEqual(list(here).map(([p]) => p), ["a-only.txt", "b-only/deep.txt", "shared.txt"])
     // Both edit shared.txt (B later: it wins); B adds a file. B's CLI indexes beside its daemon.

@@ -662,12 +662,16 @@ export const make: Effect.Effect<
       ? Effect.succeed(peerLink.value)
       : Effect.fail(new SyncError({ reason: "PeerUnavailable", path: at.peer?.name ?? at.path }))
 
-  /** A side of the plan runner: this device's file system, or the peer's route. */
-  const runnerEndpoint = (at: ConduitEndpoint) =>
+  /**
+   * A side of the plan runner: this device's file system, or the peer's route (its pushes
+   * limited to `limit` megabits per second when the conduit has a bandwidth limit).
+   */
+  const runnerEndpoint = (at: ConduitEndpoint, limit: number | null = null) =>
     at.peer === null
       ? Effect.succeed<LocalPlanRunner.Endpoint>({ root: at.location.root, dir: at.dir, location: at.location.id })
       : Effect.map(
-        Effect.flatMap(linkOf(at), (link) => link.route(at.peer!.peerId!, at.location.id)),
+        Effect.flatMap(linkOf(at), (link) =>
+          link.route(at.peer!.peerId!, at.location.id, limit === null ? {} : { bytesPerSecond: (limit * 1_000_000) / 8 })),
         (route): LocalPlanRunner.Endpoint => ({ root: at.location.root, dir: at.dir, route })
       )
 
@@ -755,7 +759,7 @@ export const make: Effect.Effect<
         ? { copied: 0, moved: 0, deleted: 0, attributes: 0, bytes: 0, skipped: [], stopped: null }
         : yield* LocalPlanRunner.run(
           plan,
-          { source: yield* runnerEndpoint(source), target: yield* runnerEndpoint(target) },
+          { source: yield* runnerEndpoint(source, conduit.bandwidthLimitMbps), target: yield* runnerEndpoint(target, conduit.bandwidthLimitMbps) },
           {
             parallel: conduit.parallelTransfers,
             token,

@@ -16,8 +16,11 @@ import type { PeerReplicationFailure } from "./PeerReplication.js"
 export class PeerLink extends Context.Tag("@conduit/sync/PeerLink")<PeerLink, {
   /** Pulls the peer's index until caught up; true when its replica of `location` is complete. */
   readonly refresh: (peerId: string, location: string) => Effect.Effect<boolean, PeerReplicationFailure>
-  /** The file operations on the peer's location `location`. */
-  readonly route: (peerId: string, location: string) => Effect.Effect<FileRoute.FileRoute>
+  /**
+   * The file operations on the peer's location `location`; with `bytesPerSecond`, the files
+   * pushed to the peer go no faster than that (the conduit's bandwidth limit).
+   */
+  readonly route: (peerId: string, location: string, options?: { readonly bytesPerSecond?: number }) => Effect.Effect<FileRoute.FileRoute>
   /** Has the peer re-index `directories` of its location, then pulls the result. */
   readonly reindex: (
     peerId: string,

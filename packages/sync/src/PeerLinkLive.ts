@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Node, Transfer } from "@conduit/transport"
+import { BandwidthLimiter, Node, Transfer } from "@conduit/transport"
 import { Effect, Layer } from "effect"
 import { PeerLink } from "./PeerLink.js"
 import { PeerReplication } from "./PeerReplication.js"
@@ -20,8 +20,11 @@ export const make: Effect.Effect<PeerLink["Type"], never, Node.Node | Transfer.T
     Effect.zipRight(replication.pull(peerId), replication.isFullySynced(peerId, location))
   return PeerLink.of({
     refresh,
-    route: (peerId, location) =>
-      RemoteRoute.make(peerId, location).pipe(Effect.provideService(Node.Node, node), Effect.provideService(Transfer.TransferSender, sender)),
+    route: (peerId, location, options = {}) =>
+      Effect.gen(function* () {
+        const limiter = options.bytesPerSecond === undefined ? undefined : yield* BandwidthLimiter.make(options.bytesPerSecond)
+        return yield* RemoteRoute.make(peerId, location, limiter === undefined ? {} : { limiter })
+      }).pipe(Effect.provideService(Node.Node, node), Effect.provideService(Transfer.TransferSender, sender)),
     reindex: (peerId, location, directories) =>
       Effect.gen(function* () {
         for (let i = 0; i < directories.length; i += 2048) {

@@ -14,7 +14,7 @@
 import type { RelPath } from "@conduit/domain"
 import { LibraryDatabase, Locations } from "@conduit/index"
 import { FileOpError, type FileRoute, VersionStore } from "@conduit/jobs"
-import { Node, Transfer, TransferError } from "@conduit/transport"
+import { type BandwidthLimiter, Node, Transfer, TransferError } from "@conduit/transport"
 import { SqlClient } from "@effect/sql"
 import { Effect, Either } from "effect"
 import * as Fs from "node:fs"
@@ -32,12 +32,23 @@ const copyError = (path: string, e: TransferError.TransferError): FileOpError.Fi
     cause: e
   })
 
+/** Options of a route. */
+export interface RouteOptions {
+  /** The rate the files pushed to the peer are charged to (a conduit's bandwidth limit). */
+  readonly limiter?: BandwidthLimiter.BandwidthLimiter
+}
+
 /** The route of a paired peer's location `location` (its id), through this device's node. */
-export const make = (peerId: string, location: string): Effect.Effect<FileRoute.FileRoute, never, Node.Node | Transfer.TransferSender> =>
+export const make = (
+  peerId: string,
+  location: string,
+  options: RouteOptions = {}
+): Effect.Effect<FileRoute.FileRoute, never, Node.Node | Transfer.TransferSender> =>
   Effect.gen(function* () {
     const node = yield* Node.Node
     const sender = yield* Transfer.TransferSender
     const ask = (request: RemoteOps.Request) => RemoteOps.ask(node, peerId, request)
+    const session = (): Transfer.SessionOptions => (options.limiter === undefined ? {} : { limiter: options.limiter })
     const named = (path: string) => `${peerId}:${path}`
 
     const outgoing = (request: { readonly from: string; readonly path: string; readonly hash: string; readonly mtimeNs: bigint; readonly mode: number | null }): Transfer.OutgoingFile => ({
@@ -51,14 +62,14 @@ export const make = (peerId: string, location: string): Effect.Effect<FileRoute.
 
     const route: FileRoute.FileRoute = {
       receiveFile: (request) =>
-        Effect.scoped(Effect.flatMap(sender.open(peerId), (session) => session.send(outgoing(request)))).pipe(
+        Effect.scoped(Effect.flatMap(sender.open(peerId, session()), (s) => s.send(outgoing(request)))).pipe(
           Effect.map((result) => ({ bytes: result.bytesReceived + result.bytesReused, kept: null })),
           Effect.mapError((e) => copyError(named(request.path), e))
         ),
       receiveFiles: (_root, requests, parallel) =>
         Effect.gen(function* () {
           if (requests.length === 0) return []
-          const results = yield* sender.sendAll(peerId, requests.map(outgoing), { streams: Math.max(0, Math.min(parallel, 4) - 1) }).pipe(Effect.either)
+          const results = yield* sender.sendAll(peerId, requests.map(outgoing), { ...session(), streams: Math.max(0, Math.min(parallel, 4) - 1) }).pipe(Effect.either)
           if (Either.isLeft(results)) return requests.map((r) => Either.left(copyError(named(r.path), results.left)))
           return results.right.map((result, i) =>
             Either.isRight(result)

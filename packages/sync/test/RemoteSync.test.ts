@@ -14,6 +14,7 @@ import { IndexDiff, Modes, Planner } from "@conduit/resolver"
 import * as Testkit from "@conduit/testkit"
 import { Node, Pairing, Transfer, TransportLive } from "@conduit/transport"
 import { Chunk, Context, Effect, Layer, Stream } from "effect"
+import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert } from "vitest"
@@ -171,5 +172,26 @@ describe("sync across devices", () => {
       assert.strictEqual(Fs.readFileSync(Path.join(rootB, "backup/d3/f3.txt"), "utf8"), "edited on A again")
       assert.deepStrictEqual(files(Path.join(rootB, "backup")), files(rootA))
       assert.lengthOf(yield* VersionStore.list(rootA, "d2/f2.txt"), 1, "A's replaced copy is a version on A")
+    }), 120_000)
+
+  it.scopedLive("a conduit's bandwidth limit holds its pushes to the peer to that rate", () =>
+    Effect.gen(function* () {
+      const a = yield* device
+      const b = yield* device
+      yield* pairBoth(a, b)
+      const rootA = yield* tempDir
+      const rootB = yield* tempDir
+      Fs.writeFileSync(Path.join(rootA, "big.bin"), Crypto.randomBytes(3 * 1024 * 1024)) // incompressible: the limit counts bytes on the wire
+      yield* on(b, Effect.flatMap(Locations.Locations, (l) => l.add(rootB)))
+      yield* on(a, Effect.flatMap(PeerReplication.PeerReplication, (r) => r.pull(b.node.peerId)))
+      const conduits = Context.get(a.context as Context.Context<Conduits.Conduits>, Conduits.Conduits)
+      // 8 Mbit/s = 1 MB/s: 3 MiB cannot take much less than 3 s (a slower machine only adds).
+      const conduit = yield* conduits.create(rootA, { peer: b.node.peerId, path: rootB }, { mode: "mirror", bandwidthLimitMbps: 8 })
+      const started = Date.now()
+      const result = yield* conduits.run(conduit.id, { force: true })
+      const seconds = (Date.now() - started) / 1000
+      assert.isTrue(result.verified)
+      assert.isAtLeast(seconds, 2.8, `3 MiB at 1 MB/s took ${seconds} s`)
+      assert.isTrue(Fs.readFileSync(Path.join(rootB, "big.bin")).equals(Fs.readFileSync(Path.join(rootA, "big.bin"))))
     }), 120_000)
 })
