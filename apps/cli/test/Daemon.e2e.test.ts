@@ -5,7 +5,9 @@
  * other's index; the CLI indexes the same library while its daemon runs.
  */
 import { DaemonFiles } from "@conduit/daemon/api"
+import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
+import * as Net from "node:net"
 import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -286,6 +288,70 @@ describe("conduit daemon", () => {
     assert.lengthOf(kept, 1, "A's losing edit is a version on A")
     await Promise.all([a.json(0, "daemon", "stop"), b.json(0, "daemon", "stop")])
   }, 120_000)
+
+  it("SIGKILL of the receiving daemon during a 256 MiB transfer: after a restart the next run resumes from its verified blocks", async () => {
+    const a = device("a")
+    const b = device("b")
+    // B listens on a fixed port, so A reaches it again after the restart.
+    const port = await new Promise<number>((resolve) => {
+      const server = Net.createServer().listen(0, "127.0.0.1", () => {
+        const p = (server.address() as Net.AddressInfo).port
+        server.close(() => resolve(p))
+      })
+    })
+    const listen = ["--listen", `/ip4/127.0.0.1/tcp/${port}`]
+    homes.push(a.home, b.home)
+    const statusA = (await a.json<{ daemon: StatusJson }>(0, "daemon", "start")).daemon
+    const statusB = (await b.json<{ daemon: StatusJson }>(0, "daemon", "start", ...listen)).daemon
+    assert.strictEqual((await a.conduit("peer", "add", statusB.peerId, ...statusB.addresses.flatMap((x) => ["--addr", x]), "--name", "bee")).code, 0)
+    assert.strictEqual((await b.conduit("peer", "add", statusA.peerId, ...statusA.addresses.flatMap((x) => ["--addr", x]), "--name", "ay")).code, 0)
+    const source = Path.join(a.work, "big")
+    Fs.mkdirSync(source)
+    const size = 256 * 1024 * 1024
+    const fd = Fs.openSync(Path.join(source, "large.bin"), "w")
+    for (let i = 0; i < 16; i++) Fs.writeSync(fd, Crypto.randomBytes(size / 16))
+    Fs.closeSync(fd)
+    const target = Path.join(b.work, "big")
+    Fs.mkdirSync(target)
+    for (const r of [await b.conduit("location", "add", target), await a.conduit("peer", "pull", statusB.peerId)]) assert.strictEqual(r.code, 0, r.stderr)
+    const made = (await a.json<{ conduit: { id: string } }>(0, "conduit", "create", source, `bee:${target}`, "--mode", "mirror")).conduit
+
+    // The first run: kill B once a quarter of the file has arrived in its partial file.
+    const first = a.conduit("run", made.id, "--json")
+    const partial = () => Fs.readdirSync(target).find((n) => n.startsWith(".conduit-tmp-part-"))
+    let killedAt = 0
+    for (let i = 0; i < 1200 && killedAt === 0; i++) {
+      const name = partial()
+      // The partial file is sized up front (sparse): its allocated blocks are what arrived.
+      const got = name === undefined ? 0 : Fs.statSync(Path.join(target, name)).blocks * 512
+      if (got >= size / 4) {
+        process.kill(statusB.pid, "SIGKILL")
+        killedAt = got
+      } else await sleep(25)
+    }
+    assert.isAbove(killedAt, 0, "the transfer was under way when B was killed")
+    const interrupted = await first
+    assert.strictEqual(interrupted.code, 1, `the interrupted run did not verify: ${interrupted.stdout} ${interrupted.stderr}`)
+    await gone(statusB.pid)
+    assert.isDefined(partial(), "the partial file stays for a resume")
+
+    // B comes back on the same port (the killed listener's port can take a moment to be
+    // free again); the next run resumes: far fewer bytes cross the wire.
+    let restarted = await b.conduit("daemon", "start", ...listen)
+    for (let i = 0; i < 5 && restarted.code !== 0; i++) {
+      await sleep(1000)
+      restarted = await b.conduit("daemon", "start", ...listen)
+    }
+    assert.strictEqual(restarted.code, 0, restarted.stderr)
+    const second = await a.json<{ verified: boolean; bytes: number; copied: number }>(0, "run", made.id)
+    assert.isTrue(second.verified)
+    assert.strictEqual(second.copied, 1)
+    assert.isBelow(second.bytes, size - killedAt / 2, `re-sent ${second.bytes} of ${size} bytes after ${killedAt} had arrived`)
+    const hash = (file: string) => Crypto.createHash("sha256").update(Fs.readFileSync(file)).digest("hex")
+    assert.strictEqual(hash(Path.join(target, "large.bin")), hash(Path.join(source, "large.bin")))
+    assert.isUndefined(partial(), "no temporary file is left")
+    await Promise.all([a.json(0, "daemon", "stop"), b.json(0, "daemon", "stop")])
+  }, 240_000)
 
   it("starts again after a daemon was killed: the stale state file is replaced", async () => {
     const a = device("a")

@@ -63,7 +63,8 @@ export const make = (
     const route: FileRoute.FileRoute = {
       receiveFile: (request) =>
         Effect.scoped(Effect.flatMap(sender.open(peerId, session()), (s) => s.send(outgoing(request)))).pipe(
-          Effect.map((result) => ({ bytes: result.bytesReceived + result.bytesReused, kept: null })),
+          // The bytes that crossed the wire: a resumed or locally copied file costs less than its size.
+          Effect.map((result) => ({ bytes: result.bytesReceived, kept: null })),
           Effect.mapError((e) => copyError(named(request.path), e))
         ),
       receiveFiles: (_root, requests, parallel) =>
@@ -73,7 +74,7 @@ export const make = (
           if (Either.isLeft(results)) return requests.map((r) => Either.left(copyError(named(r.path), results.left)))
           return results.right.map((result, i) =>
             Either.isRight(result)
-              ? Either.right({ bytes: result.right.size, kept: null })
+              ? Either.right({ bytes: result.right.bytesReceived, kept: null })
               : Either.left(copyError(named(requests[i]!.path), result.left))
           )
         }),
