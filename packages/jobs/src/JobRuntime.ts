@@ -160,7 +160,8 @@ interface JobRow {
   readonly updated_at: number
 }
 
-const alive = (pid: number | null) => {
+/** Whether the process `pid` still runs (a job or a run it owned is not orphaned). */
+export const alive = (pid: number | null): boolean => {
   if (pid === null) return false
   if (pid === process.pid) return true
   try {

@@ -21,6 +21,7 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { FileOpError, fromErrno } from "./FileOpError.js"
+import { fsyncPath as fsyncDirectory } from "./internal/fsync.js"
 import { makeDirectory } from "./internal/makeDirectory.js"
 import * as VersionStore from "./VersionStore.js"
 
@@ -60,15 +61,6 @@ const tempName = (name: string, token?: string) =>
 export const tokenOf = (name: string): string | null => {
   const m = /^\.conduit-tmp-([0-9a-f]{8})-/.exec(name)
   return m === null ? null : m[1]!
-}
-
-const fsyncDirectory = (dir: string) => {
-  const fd = Fs.openSync(dir, "r")
-  try {
-    Fs.fsyncSync(fd)
-  } finally {
-    Fs.closeSync(fd)
-  }
 }
 
 /**

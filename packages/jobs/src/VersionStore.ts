@@ -11,6 +11,7 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fromErrno, type FileOpError } from "./FileOpError.js"
+import { fsyncPath } from "./internal/fsync.js"
 import { makeDirectory } from "./internal/makeDirectory.js"
 
 /** The directory of a location's versions. */
@@ -158,15 +159,6 @@ export const restore = (locationRoot: string, rel: string, version: Version): Ef
       }
     })
   })
-
-const fsyncPath = (path: string) => {
-  const fd = Fs.openSync(path, "r")
-  try {
-    Fs.fsyncSync(fd)
-  } finally {
-    Fs.closeSync(fd)
-  }
-}
 
 /** fsyncs every file and directory of a tree (a restored directory, before it is renamed in). */
 const fsyncTree = (root: string) => {

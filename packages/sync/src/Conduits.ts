@@ -327,15 +327,7 @@ export const make: Effect.Effect<
     Effect.mapError((cause) => new Errors.LibraryError({ reason: "Migration", path: db.file, cause }))
   )
   // A run whose process died is not running any more.
-  const alive = (pid: number | null) => {
-    if (pid === null) return false
-    try {
-      process.kill(pid, 0)
-      return true
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code === "EPERM"
-    }
-  }
+  const alive = JobRuntime.alive
   const reapInterrupted = Effect.gen(function* () {
     const rows = yield* lib(sql<{ id: number; pid: number | null; token: string | null }>`SELECT id, pid, token FROM sync_generations WHERE status = 'running'`)
     const dead = rows.filter((r) => !alive(r.pid))

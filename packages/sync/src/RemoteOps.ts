@@ -132,6 +132,10 @@ export const makeServer: Effect.Effect<
       const root = location.right.root
       const path = relPath(request.path)
       if (Either.isLeft(path)) return refused(path.left.message)
+      // The location root itself is never removed, replaced or moved from a peer's request.
+      if (path.right === "" && (request.op === "remove" || request.op === "unlink" || request.op === "move" || request.op === "writeSymlink")) {
+        return refused("the location root cannot be removed, replaced or moved")
+      }
       const run = <A>(effect: Effect.Effect<A, FileOpError.FileOpError, Hasher.Hasher>, value?: (a: A) => boolean | string | null) =>
         effect.pipe(
           Effect.provideService(Hasher.Hasher, hasher),
@@ -152,6 +156,7 @@ export const makeServer: Effect.Effect<
         case "move": {
           const to = relPath(request.to)
           if (Either.isLeft(to)) return refused(to.left.message)
+          if (to.right === "") return refused("the location root cannot be replaced")
           return yield* run(route.move(root, path.right, to.right))
         }
         case "verify":

@@ -171,7 +171,8 @@ export const receiverPolicy: Effect.Effect<
       Effect.gen(function* () {
         const root = yield* rootOf(offer.location, offer.path)
         const rel = offer.path as RelPath.RelPath
-        const existing = Fs.existsSync(destination) ? Fs.lstatSync(destination) : null
+        // lstat: a symlink in the way (even one pointing nowhere) is kept too.
+        const existing = Fs.lstatSync(destination, { throwIfNoEntry: false }) ?? null
         if (existing !== null) {
           yield* (existing.isFile() ? VersionStore.snapshot(root, rel) : VersionStore.keep(root, rel)).pipe(
             Effect.mapError((e) => new TransferError.TransferError({ reason: "Io", path: offer.path, detail: e.message }))

@@ -7,7 +7,7 @@ import { Schema } from "effect"
 
 /** A sync that cannot run, or that ran but did not verify. */
 export class SyncError extends Schema.TaggedError<SyncError>()("SyncError", {
-  reason: Schema.Literal("SamePath", "Nested", "NotVerified", "NotFound", "Duplicate", "Disabled", "Busy", "JobFailed", "UnknownPeer", "PeerPathUnknown", "BothRemote", "PeerUnavailable", "PeerUnreachable", "PeerBehind", "PullNotSupported"),
+  reason: Schema.Literal("SamePath", "Nested", "NotVerified", "NotFound", "Duplicate", "Disabled", "Busy", "JobFailed", "UnknownPeer", "PeerPathUnknown", "BothRemote", "PeerUnavailable", "PeerUnreachable", "PeerBehind"),
   path: Schema.String
 }) {
   override get message(): string {
@@ -40,8 +40,6 @@ export class SyncError extends Schema.TaggedError<SyncError>()("SyncError", {
         return `could not reach device ${this.path}`
       case "PeerBehind":
         return `this library's copy of device '${this.path}''s index is not complete yet; the run waits for library sync`
-      case "PullNotSupported":
-        return `the plan would copy '${this.path}' from the other device to this one, which needs that device to push it (not supported yet); only this device's files can be sent`
     }
   }
 }

@@ -52,6 +52,27 @@ const pairBoth = (a: Device, b: Device) =>
     yield* on(b, Effect.flatMap(Pairing.Pairing, (p) => p.pair(a.node.peerId, addressesA, "a")))
   })
 
+/** Adds `root` as a location of device `d`. */
+const addLocation = (d: Device, root: string) => on(d, Effect.flatMap(Locations.Locations, (l) => l.add(root)))
+
+/** Rescans every location of device `d`. */
+const scanAll = (d: Device) =>
+  on(d, Effect.gen(function* () {
+    const indexer = yield* Indexer.Indexer
+    for (const location of yield* Effect.flatMap(Locations.Locations, (l) => l.list)) yield* indexer.scan(location.id)
+  }))
+
+/** Two paired devices, A with `Conduits` that knows B's locations (B's index pulled). */
+const pairedWithIndex = (setUpB: (b: Device) => Effect.Effect<unknown, unknown>) =>
+  Effect.gen(function* () {
+    const a = yield* device
+    const b = yield* device
+    yield* pairBoth(a, b)
+    yield* setUpB(b)
+    yield* on(a, Effect.flatMap(PeerReplication.PeerReplication, (r) => r.pull(b.node.peerId)))
+    return { a, b, conduits: Context.get(a.context as Context.Context<Conduits.Conduits>, Conduits.Conduits) }
+  })
+
 /** Every file under a root but the version store: `[path, content]`, sorted. */
 const files = (root: string): Array<[string, string]> =>
   (Fs.readdirSync(root, { recursive: true }) as Array<string>)
@@ -69,8 +90,11 @@ describe("sync across devices", () => {
       const rootB = yield* tempDir
       Testkit.writeTree(rootA, { "docs/readme.md": "# hello", "docs/deep/er/file.txt": "deep", "photos/a.jpg": "pixels a", "same.txt": "identical", "empty.txt": "" })
       Testkit.writeTree(rootB, { "docs/readme.md": "old readme", "stale.txt": "only on B", "same.txt": "identical", "copy-of-a.jpg": "pixels a" })
-      const la = yield* on(a, Effect.flatMap(Locations.Locations, (l) => l.add(rootA)))
-      const lb = yield* on(b, Effect.flatMap(Locations.Locations, (l) => l.add(rootB)))
+      // A symlink pointing nowhere where A has a file: replaced, and kept as a version on B.
+      Testkit.writeTree(rootA, { "was-a-link": "now a file" })
+      Fs.symlinkSync("nowhere", Path.join(rootB, "was-a-link"))
+      const la = yield* addLocation(a, rootA)
+      const lb = yield* addLocation(b, rootB)
       yield* on(a, Effect.flatMap(Indexer.Indexer, (i) => i.scan(la.id)))
       yield* on(b, Effect.flatMap(Indexer.Indexer, (i) => i.scan(lb.id)))
 
@@ -95,6 +119,8 @@ describe("sync across devices", () => {
       // What B lost is kept on B: the replaced readme and the deleted files.
       assert.strictEqual(Fs.readFileSync((yield* VersionStore.list(rootB, "docs/readme.md"))[0]!.file, "utf8"), "old readme")
       assert.lengthOf(yield* VersionStore.list(rootB, "stale.txt"), 1)
+      const [link] = yield* VersionStore.list(rootB, "was-a-link")
+      assert.strictEqual(Fs.readlinkSync(link!.file), "nowhere")
 
       // A asks B to re-index what the run touched; A's fresh plan from its updated replica is empty.
       const touched = [...new Set(plan.operations.flatMap((op) => op._tag === "Move" ? [op.from, op.to] : [op.path]).map((p) => Path.posix.dirname(p)).map((d) => (d === "." ? "" : d)))]
@@ -110,16 +136,20 @@ describe("sync across devices", () => {
       yield* pairBoth(a, b)
       const rootB = yield* tempDir
       Testkit.writeTree(rootB, { "keep.txt": "keep" })
-      const lb = yield* on(b, Effect.flatMap(Locations.Locations, (l) => l.add(rootB)))
+      const lb = yield* addLocation(b, rootB)
       const ask = (request: RemoteOps.Request) => Effect.flip(RemoteOps.ask(a.node, b.node.peerId, request))
       const escape = yield* ask({ op: "remove", location: lb.id, path: "../outside" })
       assert.strictEqual(escape.reason, "Io")
       assert.match(String((escape.cause as Error).message), /\.\./)
+      // Never the location root itself.
+      for (const request of [{ op: "remove", location: lb.id, path: "" }, { op: "move", location: lb.id, path: "keep.txt", to: "" }] as const) {
+        assert.match(String(((yield* ask(request)).cause as Error).message), /location root/)
+      }
       const unknown = yield* ask({ op: "remove", location: "00000000-0000-4000-8000-000000000000", path: "keep.txt" })
       assert.match(String((unknown.cause as Error).message), /no location/)
       // A's own location is not B's to act on either.
       const rootA = yield* tempDir
-      const la = yield* on(a, Effect.flatMap(Locations.Locations, (l) => l.add(rootA)))
+      const la = yield* addLocation(a, rootA)
       const notB = yield* ask({ op: "remove", location: la.id, path: "keep.txt" })
       assert.match(String((notB.cause as Error).message), /no location/)
       // Garbage is answered with a refusal, not a crash.
@@ -130,20 +160,14 @@ describe("sync across devices", () => {
 
   it.scopedLive("a conduit from this device to a paired device's directory runs as a FileSyncJob: gate, push, peer re-index, verified; two ways, the peer pushes on request", () =>
     Effect.gen(function* () {
-      const a = yield* device
-      const b = yield* device
-      yield* pairBoth(a, b)
       const rootA = yield* tempDir
       const rootB = yield* tempDir
       const files_: Record<string, string> = {}
       for (let i = 0; i < 40; i++) files_[`d${i % 4}/f${i}.txt`] = `file ${i}`
       Testkit.writeTree(rootA, files_)
       Testkit.writeTree(rootB, { "backup/old.txt": "only on B", "backup/d0/f0.txt": "file 0", "backup/d0/f4.txt": "an older f4" })
-      yield* on(b, Effect.flatMap(Locations.Locations, (l) => l.add(rootB)))
-      yield* on(b, Effect.flatMap(Indexer.Indexer, (i) => Effect.flatMap(Locations.Locations, (l) => Effect.flatMap(l.list, (ls) => i.scan(ls[0]!.id)))))
       // A learns B's locations through library sync, then names a directory there.
-      yield* on(a, Effect.flatMap(PeerReplication.PeerReplication, (r) => r.pull(b.node.peerId)))
-      const conduits = Context.get(a.context as Context.Context<Conduits.Conduits>, Conduits.Conduits)
+      const { b, conduits } = yield* pairedWithIndex((b) => Effect.zipRight(addLocation(b, rootB), scanAll(b)))
       const conduit = yield* conduits.create(rootA, { peer: b.node.peerId, path: Path.join(rootB, "backup") }, { mode: "mirror" })
       assert.deepStrictEqual(conduit.target.peer, { device: b.db.self.id, peerId: b.node.peerId, name: b.db.self.name })
       assert.strictEqual(conduit.target.dir, "backup")
@@ -163,7 +187,7 @@ describe("sync across devices", () => {
       Fs.writeFileSync(Path.join(rootB, "backup/new-on-b.txt"), "made on B")
       Fs.writeFileSync(Path.join(rootB, "backup/d2/f2.txt"), "edited on B")
       Fs.writeFileSync(Path.join(rootA, "d3/f3.txt"), "edited on A again")
-      yield* on(b, Effect.flatMap(Indexer.Indexer, (i) => Effect.flatMap(Locations.Locations, (l) => Effect.flatMap(l.list, (ls) => i.scan(ls[0]!.id)))))
+      yield* scanAll(b)
       yield* conduits.update(conduit.id, { mode: "bidirectional" })
       const third = yield* conduits.run(conduit.id)
       assert.isTrue(third.verified, JSON.stringify(third.report?.skipped.map((s) => s.error.message)))
@@ -176,15 +200,10 @@ describe("sync across devices", () => {
 
   it.scopedLive("a conduit's bandwidth limit holds its pushes to the peer to that rate", () =>
     Effect.gen(function* () {
-      const a = yield* device
-      const b = yield* device
-      yield* pairBoth(a, b)
       const rootA = yield* tempDir
       const rootB = yield* tempDir
       Fs.writeFileSync(Path.join(rootA, "big.bin"), Crypto.randomBytes(3 * 1024 * 1024)) // incompressible: the limit counts bytes on the wire
-      yield* on(b, Effect.flatMap(Locations.Locations, (l) => l.add(rootB)))
-      yield* on(a, Effect.flatMap(PeerReplication.PeerReplication, (r) => r.pull(b.node.peerId)))
-      const conduits = Context.get(a.context as Context.Context<Conduits.Conduits>, Conduits.Conduits)
+      const { b, conduits } = yield* pairedWithIndex((b) => addLocation(b, rootB))
       // 8 Mbit/s = 1 MB/s: 3 MiB cannot take much less than 3 s (a slower machine only adds).
       const conduit = yield* conduits.create(rootA, { peer: b.node.peerId, path: rootB }, { mode: "mirror", bandwidthLimitMbps: 8 })
       const started = Date.now()
