@@ -8,16 +8,15 @@
  * comparisons are exact and the winner of a conflict is known.
  */
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
-import { afterEach, assert, beforeAll, beforeEach, describe, it } from "vitest"
+import { assert, describe, it } from "vitest"
 import { spawn } from "node:child_process"
-import { CLI, runners } from "./support.js"
+import { CLI, DURATION, escape, session, T0, tree as treeIn, write } from "./support.js"
 
-let home: string
-let work: string
+const { conduit, json, home: homeDir, work: workDir } = session("conduit")
 
-const { conduit, json } = runners(() => ({ home, work }))
+/** A tree in this test's working directory (see `support.tree`). */
+const tree = (name: string, files: Record<string, string | null> = {}) => treeIn(workDir(), name, files)
 
 /** The lines of a command's stdout, after checking that it exited with `code`. */
 const lines = async (code: number, ...args: Array<string>): Promise<Array<string>> => {
@@ -38,34 +37,6 @@ const refused = async (...args: Array<string>): Promise<string> => {
 /** The `{"error": …}` document of a command that must fail with exit code 1. */
 const refusedJson = async (...args: Array<string>): Promise<any> => (await json(1, ...args)).error
 
-/** Whole seconds: set exactly, whatever the precision of the file system and of `utimes`. */
-const T0 = 1_700_000_000
-
-/** Gives every path under `root` (and `root`) the modification time `seconds`, deepest first. */
-const settle = (root: string, seconds = T0) => {
-  const all = (Fs.readdirSync(root, { recursive: true }) as Array<string>).map((rel) => Path.join(root, rel))
-  for (const path of [...all.sort((a, b) => b.length - a.length), root]) Fs.utimesSync(path, seconds, seconds)
-}
-
-/** Writes files: `{ "a/b.txt": "text" }`. Then settles the times. */
-const tree = (name: string, files: Record<string, string> = {}) => {
-  const root = Path.join(work, name)
-  Fs.mkdirSync(root, { recursive: true })
-  for (const [rel, content] of Object.entries(files)) {
-    Fs.mkdirSync(Path.dirname(Path.join(root, rel)), { recursive: true })
-    Fs.writeFileSync(Path.join(root, rel), content)
-  }
-  settle(root)
-  return root
-}
-
-/** Writes one file with a given modification time (seconds). */
-const write = (root: string, rel: string, content: string, seconds: number) => {
-  const abs = Path.join(root, rel)
-  Fs.writeFileSync(abs, content)
-  Fs.utimesSync(abs, seconds, seconds)
-}
-
 const read = (root: string, rel: string) => Fs.readFileSync(Path.join(root, rel), "utf8")
 
 /** Every file under a root but the version store: `[path, content]`, sorted. */
@@ -80,23 +51,8 @@ const files = (root: string): Array<[string, string]> =>
 const create = async (src: string, dst: string, ...options: Array<string>): Promise<any> =>
   (await json(0, "conduit", "create", src, dst, ...options)).conduit
 
-const DURATION = "\\d+(?: ms|\\.\\d s| min \\d+ s)"
 const TIME = "\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}"
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-
-beforeAll(() => {
-  if (!Fs.existsSync(CLI)) throw new Error(`${CLI} is missing: build it first (pnpm turbo run build --filter @conduit/cli...)`)
-})
-
-beforeEach(() => {
-  home = Fs.realpathSync(Fs.mkdtempSync(Path.join(Os.tmpdir(), "conduit-conduit-home-")))
-  work = Fs.realpathSync(Fs.mkdtempSync(Path.join(Os.tmpdir(), "conduit-conduit-work-")))
-})
-
-afterEach(() => {
-  for (const dir of [home, work]) Fs.rmSync(dir, { recursive: true, force: true })
-})
 
 describe("conduit conduit, run, plan, history, conflicts, versions, restore", () => {
   it("are listed in the help, each with its options", async () => {
@@ -135,7 +91,7 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
       assert.strictEqual(r.code, 0, command.join(" "))
       for (const option of options) assert.include(r.stdout, option, `${command.join(" ")} --help`)
     }
-    assert.isFalse(Fs.existsSync(Path.join(home, "library.db")), "help opens no library")
+    assert.isFalse(Fs.existsSync(Path.join(homeDir(), "library.db")), "help opens no library")
   })
 
   it("creates, lists, shows, disables (run refused), enables, runs, keeps the history of and removes a conduit", async () => {
@@ -270,12 +226,12 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
 
   it("create --json: the conduit and the locations it added; --disabled; a conduit inside a location", async () => {
     const outer = tree("outer", { "photos/p.jpg": "jpeg" })
-    Fs.mkdirSync(Path.join(work, "backup"))
+    Fs.mkdirSync(Path.join(workDir(), "backup"))
     assert.strictEqual((await conduit("location", "add", outer)).code, 0)
 
     const document = await json(0, "conduit", "create", Path.join(outer, "photos"), "backup", "--mode", "archive", "--disabled", "--bandwidth-limit", "12.5")
     assert.deepStrictEqual(Object.keys(document), ["conduit", "addedLocations"])
-    assert.deepStrictEqual(document.addedLocations.map((l: any) => l.root), [Path.join(work, "backup")])
+    assert.deepStrictEqual(document.addedLocations.map((l: any) => l.root), [Path.join(workDir(), "backup")])
     assert.include(document.conduit, { mode: "archive", enabled: false, schedule: "manual", parallelTransfers: 4, maxDeleteRatio: 0.5, bandwidthLimitMbps: 12.5 })
     assert.deepStrictEqual(document.conduit.source, {
       path: Path.join(outer, "photos"), root: outer, dir: "photos", location: document.conduit.source.location
@@ -565,8 +521,8 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
     const dst = tree("dst")
     const made = await create(src, dst, "--mode", "mirror")
     const runner = spawn(process.execPath, [CLI, "run", made.id, "--json"], {
-      cwd: work,
-      env: { ...process.env, CONDUIT_HOME: home, NO_COLOR: "1" },
+      cwd: workDir(),
+      env: { ...process.env, CONDUIT_HOME: homeDir(), NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"]
     })
     let stdout = ""

@@ -8,51 +8,18 @@
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
-import { afterEach, assert, beforeAll, beforeEach, describe, it } from "vitest"
-import { CLI, runners } from "./support.js"
+import { assert, describe, it } from "vitest"
+import { DURATION, escape, session, T0, tree as treeIn, write } from "./support.js"
 
-let home: string
-let work: string
+const { conduit, json, work: workDir } = session("sync")
 
-const { conduit, json } = runners(() => ({ home, work }))
+/** A tree in this test's working directory (see `support.tree`). */
+const tree = (name: string, files: Record<string, string | null> = {}) => treeIn(workDir(), name, files)
 
 /** The roots of the locations in the library. */
 const locationRoots = async (): Promise<Array<string>> =>
   (await json(0, "location", "list")).locations.map((l: any) => l.root)
-
-/** Whole seconds: set exactly, whatever the precision of the file system and of `utimes`. */
-const T0 = 1_700_000_000
-
-/** Gives every path under `root` (and `root`) the modification time `seconds`, deepest first. */
-const settle = (root: string, seconds = T0) => {
-  const all = (Fs.readdirSync(root, { recursive: true }) as Array<string>).map((rel) => Path.join(root, rel))
-  for (const path of [...all.sort((a, b) => b.length - a.length), root]) Fs.utimesSync(path, seconds, seconds)
-}
-
-/** Writes files: `{ "a/b.txt": "text" }`; `null` makes a directory. Then settles the times. */
-const tree = (name: string, files: Record<string, string | null> = {}) => {
-  const root = Path.join(work, name)
-  Fs.mkdirSync(root, { recursive: true })
-  for (const [rel, content] of Object.entries(files)) {
-    const abs = Path.join(root, rel)
-    if (content === null) Fs.mkdirSync(abs, { recursive: true })
-    else {
-      Fs.mkdirSync(Path.dirname(abs), { recursive: true })
-      Fs.writeFileSync(abs, content)
-    }
-  }
-  settle(root)
-  return root
-}
-
-/** Writes one file with a given modification time (seconds). */
-const write = (root: string, rel: string, content: string, seconds: number) => {
-  const abs = Path.join(root, rel)
-  Fs.writeFileSync(abs, content)
-  Fs.utimesSync(abs, seconds, seconds)
-}
 
 /**
  * What a tree holds: every path (sorted, `/`-separated) with its kind, bytes (hex), mode and
@@ -85,21 +52,6 @@ const versions = (root: string): Array<[string, string]> => {
     .sort()
 }
 
-const DURATION = "\\d+(?: ms|\\.\\d s| min \\d+ s)"
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-
-beforeAll(() => {
-  if (!Fs.existsSync(CLI)) throw new Error(`${CLI} is missing: build it first (pnpm turbo run build --filter @conduit/cli...)`)
-})
-
-beforeEach(() => {
-  home = Fs.realpathSync(Fs.mkdtempSync(Path.join(Os.tmpdir(), "conduit-sync-home-")))
-  work = Fs.realpathSync(Fs.mkdtempSync(Path.join(Os.tmpdir(), "conduit-sync-work-")))
-})
-
-afterEach(() => {
-  for (const dir of [home, work]) Fs.rmSync(dir, { recursive: true, force: true })
-})
 
 describe("conduit sync", () => {
   it("is listed in the help, with its modes", async () => {
@@ -364,7 +316,7 @@ describe("conduit sync", () => {
 
   it("refuses a missing SRC (or DST) and creates nothing", async () => {
     const dst = tree("dst", { "t.txt": "t" })
-    const missing = Path.join(work, "missing")
+    const missing = Path.join(workDir(), "missing")
     const r = await conduit("sync", "missing", dst)
     assert.strictEqual(r.code, 1)
     assert.strictEqual(r.stdout, "")
@@ -485,7 +437,7 @@ describe("conduit sync", () => {
 
   it("refuses a file given for a directory, and creates nothing", async () => {
     const src = tree("src", { "a.txt": "a" })
-    const file = Path.join(work, "plain.txt")
+    const file = Path.join(workDir(), "plain.txt")
     Fs.writeFileSync(file, "not a directory")
     for (const [a, b, bad] of [[file, src, file], [src, file, file]] as const) {
       const r = await conduit("sync", a, b)
@@ -508,7 +460,7 @@ describe("conduit sync", () => {
 
   it.skipIf(!asRoot)("a read-only target: every copy is a recorded skip, exit 1, and the target is unchanged", async () => {
     const src = tree("src", { "a.txt": "new a", "d/b.txt": "new b" })
-    const dst = Path.join(work, "ro")
+    const dst = Path.join(workDir(), "ro")
     const unmount = mountTmpfs(dst, "size=4m")
     try {
       Fs.writeFileSync(Path.join(dst, "a.txt"), "old a")
@@ -530,7 +482,7 @@ describe("conduit sync", () => {
     const files: Record<string, string> = {}
     for (let i = 0; i < 8; i++) files[`big-${i}.bin`] = String(i).repeat(300 * 1024)
     const src = tree("src", files)
-    const dst = Path.join(work, "small")
+    const dst = Path.join(workDir(), "small")
     const unmount = mountTmpfs(dst, "size=1m")
     try {
       const r = await json(1, "sync", src, dst)

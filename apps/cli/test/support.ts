@@ -1,7 +1,10 @@
 /** Shared by the CLI's end-to-end tests: the built CLI run as a real child process. */
 import { spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { assert } from "vitest"
+import { afterEach, assert, beforeAll, beforeEach } from "vitest"
 
 /** The built CLI (`turbo run test` builds it first). */
 export const CLI = fileURLToPath(new URL("../dist/main.js", import.meta.url))
@@ -45,3 +48,61 @@ export const runners = (session: () => { readonly home: string; readonly work: s
   }
   return { conduit, json }
 }
+
+/**
+ * A fresh `CONDUIT_HOME` and working directory for every test of the file (both removed after
+ * it), and the runners on them. Call once at the top level of a test file.
+ */
+export const session = (prefix: string) => {
+  let home = ""
+  let work = ""
+  beforeAll(() => {
+    if (!Fs.existsSync(CLI)) throw new Error(`${CLI} is missing: build it first (pnpm turbo run build --filter @conduit/cli...)`)
+  })
+  beforeEach(() => {
+    home = Fs.realpathSync(Fs.mkdtempSync(Path.join(Os.tmpdir(), `conduit-${prefix}-home-`)))
+    work = Fs.realpathSync(Fs.mkdtempSync(Path.join(Os.tmpdir(), `conduit-${prefix}-work-`)))
+  })
+  afterEach(() => {
+    for (const dir of [home, work]) Fs.rmSync(dir, { recursive: true, force: true })
+  })
+  return { home: () => home, work: () => work, ...runners(() => ({ home, work })) }
+}
+
+/** Whole seconds: set exactly, whatever the precision of the file system and of `utimes`. */
+export const T0 = 1_700_000_000
+
+/** Gives every path under `root` (and `root`) the modification time `seconds`, deepest first. */
+export const settle = (root: string, seconds = T0) => {
+  const all = (Fs.readdirSync(root, { recursive: true }) as Array<string>).map((rel) => Path.join(root, rel))
+  for (const path of [...all.sort((a, b) => b.length - a.length), root]) Fs.utimesSync(path, seconds, seconds)
+}
+
+/** Writes files under `work/name`: `{ "a/b.txt": "text" }`; `null` makes a directory. Then settles the times. */
+export const tree = (work: string, name: string, files: Record<string, string | null> = {}) => {
+  const root = Path.join(work, name)
+  Fs.mkdirSync(root, { recursive: true })
+  for (const [rel, content] of Object.entries(files)) {
+    const abs = Path.join(root, rel)
+    if (content === null) Fs.mkdirSync(abs, { recursive: true })
+    else {
+      Fs.mkdirSync(Path.dirname(abs), { recursive: true })
+      Fs.writeFileSync(abs, content)
+    }
+  }
+  settle(root)
+  return root
+}
+
+/** Writes one file with a given modification time (seconds). */
+export const write = (root: string, rel: string, content: string, seconds: number) => {
+  const abs = Path.join(root, rel)
+  Fs.writeFileSync(abs, content)
+  Fs.utimesSync(abs, seconds, seconds)
+}
+
+/** A duration as the CLI prints it, as a regular expression source. */
+export const DURATION = "\\d+(?: ms|\\.\\d s| min \\d+ s)"
+
+/** `text` as a literal in a regular expression. */
+export const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")

@@ -36,6 +36,24 @@ const syncOnce = (a: string, b: string, mode: SyncModeStrategy.SyncModeStrategy)
     return { plan, report, after }
   })
 
+/**
+ * Adds both trees as locations, indexes them, and plans with `mode` from the index; returns
+ * the plan and the runner's endpoints (the runs themselves are up to the test).
+ */
+const planOf = (a: string, b: string, mode: SyncModeStrategy.SyncModeStrategy) =>
+  Effect.gen(function* () {
+    const locations = yield* Locations.Locations
+    const indexer = yield* Indexer.Indexer
+    const diff = yield* IndexDiff.IndexDiff
+    const la = yield* locations.add(a)
+    const lb = yield* locations.add(b)
+    yield* indexer.scan(la.id)
+    yield* indexer.scan(lb.id, { allowEmptyRoot: true })
+    const root = "" as RelPath.RelPath
+    const states = Chunk.toReadonlyArray(yield* Stream.runCollect(diff.full({ location: la, dir: root }, { location: lb, dir: root })))
+    return { plan: Planner.plan(mode, states), endpoints: { source: { root: la.root, dir: root }, target: { root: lb.root, dir: root } } }
+  })
+
 const layer = (home: string) => IndexDiff.layer.pipe(Layer.provideMerge(IndexLive.layer({ home, workers: 2 })))
 const withLibrary = <A, E, R>(f: (dirs: { a: string; b: string }) => Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
@@ -121,17 +139,9 @@ describe("LocalPlanRunner", () => {
     withLibrary(({ a, b }) =>
       Effect.gen(function* () {
         write(a, { "x.txt": "x", "y.txt": "y" })
-        const locations = yield* Locations.Locations
-        const indexer = yield* Indexer.Indexer
-        const diff = yield* IndexDiff.IndexDiff
-        const la = yield* locations.add(a)
-        const lb = yield* locations.add(b)
-        yield* indexer.scan(la.id)
-        yield* indexer.scan(lb.id, { allowEmptyRoot: true })
-        const states = Chunk.toReadonlyArray(yield* Stream.runCollect(diff.full({ location: la, dir: "" as RelPath.RelPath }, { location: lb, dir: "" as RelPath.RelPath })))
-        const plan = Planner.plan(Modes.mirror, states)
+        const { plan, endpoints } = yield* planOf(a, b, Modes.mirror)
         Fs.rmSync(Path.join(a, "x.txt"))
-        const report = yield* LocalPlanRunner.run(plan, { source: { root: la.root, dir: "" as RelPath.RelPath }, target: { root: lb.root, dir: "" as RelPath.RelPath } })
+        const report = yield* LocalPlanRunner.run(plan, endpoints)
         assert.deepStrictEqual(report.skipped.map((s) => s.error.reason), ["SourceMissing"])
         assert.isFalse(Fs.existsSync(Path.join(b, "x.txt")))
         assert.strictEqual(Fs.readFileSync(Path.join(b, "y.txt"), "utf8"), "y")
@@ -143,14 +153,6 @@ describe("LocalPlanRunner", () => {
       Effect.gen(function* () {
         write(a, { "x.bin": "same bytes", "y.bin": "other bytes" })
         write(b, { "elsewhere/copy.bin": "same bytes", "stale.bin": "other bytes" })
-        const locations = yield* Locations.Locations
-        const indexer = yield* Indexer.Indexer
-        const diff = yield* IndexDiff.IndexDiff
-        const la = yield* locations.add(a)
-        const lb = yield* locations.add(b)
-        yield* indexer.scan(la.id)
-        yield* indexer.scan(lb.id)
-        const states = Chunk.toReadonlyArray(yield* Stream.runCollect(diff.full({ location: la, dir: "" as RelPath.RelPath }, { location: lb, dir: "" as RelPath.RelPath })))
         // Copies without deletes (the README's custom mode): the target keeps its own files.
         const copyOnly: SyncModeStrategy.SyncModeStrategy = {
           name: "copy-only",
@@ -159,7 +161,7 @@ describe("LocalPlanRunner", () => {
           deletesOn: [],
           decide: (state) => ({ operations: state.source === null ? [] : Modes.follow(state, "source") })
         }
-        const plan = Planner.plan(copyOnly, states)
+        const { plan, endpoints } = yield* planOf(a, b, copyOnly)
         const copies = plan.operations.filter((op) => op._tag === "Copy").map((op) => op.path).sort()
         assert.deepStrictEqual(copies, ["x.bin", "y.bin"])
         const hashOf = (p: string) => (plan.operations.find((op) => op._tag === "Copy" && op.path === p) as { entry: { hash: string } }).entry.hash
@@ -168,7 +170,7 @@ describe("LocalPlanRunner", () => {
         // y.bin's candidate changed after it was indexed: the source is read instead.
         Fs.writeFileSync(Path.join(b, "stale.bin"), "changed since")
         const candidates = new Map([[hashOf("x.bin"), Path.join(b, "elsewhere/copy.bin")], [hashOf("y.bin"), Path.join(b, "stale.bin")]])
-        const report = yield* LocalPlanRunner.run(plan, { source: { root: la.root, dir: "" as RelPath.RelPath }, target: { root: lb.root, dir: "" as RelPath.RelPath } }, {
+        const report = yield* LocalPlanRunner.run(plan, endpoints, {
           sameContent: (hash) => candidates.get(hash)
         })
         assert.deepStrictEqual(report.skipped, [])
