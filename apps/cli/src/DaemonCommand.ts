@@ -169,7 +169,10 @@ const start = Command.make("start", { listen, apiPort, json: Output.json }, (arg
       })
     }
     const main = yield* daemonMain
+    // Extra Node flags for the daemon (profiling, heap size), e.g. CONDUITD_NODE_ARGS="--cpu-prof".
+    const nodeArgs = (process.env["CONDUITD_NODE_ARGS"] ?? "").split(/\s+/).filter((a) => a !== "")
     const argv = [
+      ...nodeArgs,
       main,
       ...args.listen.flatMap((address) => ["--listen", address]),
       ...Option.match(args.apiPort, { onNone: () => [], onSome: (port) => ["--api-port", String(port)] })

@@ -167,18 +167,16 @@ export const receiverPolicy: Effect.Effect<
           WHERE l.uuid = ${offer.location} AND e.hash = ${hash} AND e.tombstone = 0 AND e.kind = 0 LIMIT 1`
         return rows.length === 0 ? null : Path.join(root, rows[0]!.disk_path ?? rows[0]!.path)
       }).pipe(Effect.orElseSucceed(() => null)),
-    commit: (temp, destination, offer) =>
+    keep: (destination, offer) =>
       Effect.gen(function* () {
         const root = yield* rootOf(offer.location, offer.path)
         const rel = offer.path as RelPath.RelPath
         // lstat: a symlink in the way (even one pointing nowhere) is kept too.
         const existing = Fs.lstatSync(destination, { throwIfNoEntry: false }) ?? null
-        if (existing !== null) {
-          yield* (existing.isFile() ? VersionStore.snapshot(root, rel) : VersionStore.keep(root, rel)).pipe(
-            Effect.mapError((e) => new TransferError.TransferError({ reason: "Io", path: offer.path, detail: e.message }))
-          )
-        }
-        yield* Transfer.defaultCommit(temp, destination)
+        if (existing === null) return
+        yield* (existing.isFile() ? VersionStore.snapshot(root, rel) : VersionStore.keep(root, rel)).pipe(
+          Effect.mapError((e) => new TransferError.TransferError({ reason: "Io", path: offer.path, detail: e.message }))
+        )
       })
   } satisfies Transfer.ReceiverPolicy
 })

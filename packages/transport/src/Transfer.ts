@@ -46,7 +46,6 @@ import { Hasher } from "@conduit/index"
 import type { Errors } from "@conduit/domain"
 import { Context, type Duration, Effect, type Either, Layer, type Scope } from "effect"
 import type { BandwidthLimiter } from "./BandwidthLimiter.js"
-import { defaultCommit as commitByRename } from "./internal/commit.js"
 import * as Receiver from "./internal/receiver.js"
 import * as Sender from "./internal/sender.js"
 import { Node } from "./Node.js"
@@ -127,6 +126,11 @@ export interface SessionOptions {
   readonly blockSize?: number
   /** How long blocks may wait for their acknowledgement with nothing arriving (default 60 s). */
   readonly idleTimeout?: Duration.DurationInput
+  /**
+   * Bundles of small files in flight (default `DEFAULT_BUNDLES_IN_FLIGHT`; 0: every file is
+   * offered on its own). Used only if the receiver speaks bundles.
+   */
+  readonly bundles?: number
 }
 
 /** An open sending session with one peer. */
@@ -142,6 +146,18 @@ export interface SenderSession {
    * pipelined up to the window. Interrupting it cancels that transfer only.
    */
   readonly send: (file: OutgoingFile, options?: SendOptions) => Effect.Effect<SendResult, TransferError>
+  /** Bundles in flight with this receiver (0: it does not speak them, or they are off). */
+  readonly bundles: number
+  /**
+   * Sends many files; each file's outcome in order. Files of at most `MAX_BUNDLE_FILE_SIZE`
+   * bytes go in bundles when `bundles` > 0 (read whole, hashed, offered a few hundred at a
+   * time, committed on the receiver with one file-system sync per bundle); the others each
+   * with `send`, `concurrency` at a time.
+   */
+  readonly sendMany: (
+    files: ReadonlyArray<OutgoingFile>,
+    concurrency: number
+  ) => Effect.Effect<ReadonlyArray<Either.Either<SendResult, TransferError>>>
 }
 
 /** Sends files to paired peers. */
@@ -201,11 +217,12 @@ export interface ReceiverPolicy {
    */
   readonly have?: (hash: string, offer: OfferInfo) => Effect.Effect<string | null>
   /**
-   * Puts a verified, fsynced temporary file in place (the sync layer keeps the replaced file
-   * as a version first). Default: `defaultCommit` (rename, fsync the directory). On failure
-   * the temporary file stays, complete, for a later offer to reuse.
+   * Called just before a verified, durable temporary file is renamed over `destination`: keeps
+   * what is there (the sync layer keeps it as a version). Default: nothing is kept. A failure
+   * leaves the destination as it was (and a large file's temporary file, complete, for a later
+   * offer to reuse).
    */
-  readonly commit?: (temp: string, destination: string, offer: OfferInfo) => Effect.Effect<void, TransferError>
+  readonly keep?: (destination: string, offer: OfferInfo) => Effect.Effect<void, TransferError>
   /** Told the outcome of every offer, committed or not. */
   readonly received?: (result: ReceiveResult) => Effect.Effect<void>
 }
@@ -234,6 +251,8 @@ export interface ReceiverOptions {
   readonly offers?: number
   /** Unacknowledged block bytes per stream (default `DEFAULT_WINDOW_BYTES`). */
   readonly windowBytes?: number
+  /** Bundles of small files a session may have in flight (default `DEFAULT_BUNDLES_IN_FLIGHT`, 0 for none). */
+  readonly bundles?: number
   /** How long a session may send nothing while blocks are expected (default 60 s). */
   readonly idleTimeout?: Duration.DurationInput
 }
@@ -246,12 +265,6 @@ export class TransferReceiver extends Context.Tag("@conduit/transport/TransferRe
    */
   readonly serve: (policy: ReceiverPolicy, options?: ReceiverOptions) => Effect.Effect<void, TransportError, Scope.Scope>
 }>() {}
-
-/**
- * The default commit: renames the temporary file over the destination and fsyncs the
- * directory (the temporary file is fsynced already).
- */
-export const defaultCommit: (temp: string, destination: string) => Effect.Effect<void, TransferError> = commitByRename
 
 // -- construction ------------------------------------------------------------------------------
 
@@ -269,7 +282,7 @@ export const makeSender: Effect.Effect<TransferSender["Type"], never, Node | Has
   ) {
     return yield* Effect.scoped(Effect.gen(function* () {
       const session = yield* open(peerId, options)
-      return yield* Effect.forEach(files, (file) => Effect.either(session.send(file)), { concurrency: Sender.concurrencyFor(options ?? {}) })
+      return yield* session.sendMany(files, Sender.concurrencyFor(options ?? {}))
     }))
   })
   return TransferSender.of({ open, sendAll })

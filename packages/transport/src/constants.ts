@@ -181,3 +181,25 @@ export const MIN_COMPRESSION_SAVING = 0.1
 
 /** zlib's fastest level: compression here pays on slow links and must not slow fast ones. */
 export const COMPRESSION_LEVEL = 1
+
+/**
+ * Files up to this size (one block of the smallest size) go in bundles when both sides speak
+ * them: up to `MAX_BUNDLE_FILES` offered in one message, their bytes in one more, committed
+ * with one file-system sync for the bundle instead of two fsyncs per file.
+ */
+export const MAX_BUNDLE_FILE_SIZE = MIN_BLOCK_SIZE
+
+/** The most files one bundle names. */
+export const MAX_BUNDLE_FILES = 256
+
+/** The most file bytes one bundle carries (its data frame stays well under a frame's limit). */
+export const MAX_BUNDLE_BYTES = 4 * 1024 * 1024
+
+/** The most bundles a receiver lets one session have awaiting their `BundleDone`. */
+export const MAX_BUNDLES_IN_FLIGHT = 16
+
+/**
+ * Bundles in flight unless told otherwise: while one bundle's files are written and synced on
+ * the receiver, the next ones are read, offered and sent.
+ */
+export const DEFAULT_BUNDLES_IN_FLIGHT = 4

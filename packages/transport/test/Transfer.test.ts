@@ -50,7 +50,7 @@ describe("Transfer", () => {
       const outcomes = yield* a.sender.sendAll(
         b.node.peerId,
         files.map((f) => ({ source: f.path, location: LOCATION, path: f.rel })),
-        { offers: 32 }
+        { offers: 32, bundles: 0 }
       )
       assert.strictEqual(outcomes.length, 300)
       for (const [i, outcome] of outcomes.entries()) {

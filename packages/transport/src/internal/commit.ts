@@ -3,6 +3,7 @@
  * the directory so the rename itself survives a crash.
  */
 import { Effect } from "effect"
+import { execFile } from "node:child_process"
 import * as Fs from "node:fs"
 import * as FsP from "node:fs/promises"
 import * as Path from "node:path"
@@ -38,3 +39,23 @@ export const defaultCommit = (temp: string, destination: string): Effect.Effect<
     },
     catch: (cause) => ioError(destination, cause)
   })
+
+/**
+ * Flushes the whole file system holding `path` (Linux `syncfs`, via coreutils' `sync
+ * --file-system`, which Node does not expose): one barrier for a bundle of files instead of an
+ * fsync each. Falls back to fsyncing `files` one by one where that command is missing.
+ */
+export const syncFileSystem = async (path: string, files: ReadonlyArray<string>): Promise<void> => {
+  const synced = await new Promise<boolean>((resolve) =>
+    execFile("sync", ["--file-system", path], { timeout: 120_000 }, (error) => resolve(error === null))
+  )
+  if (synced) return
+  for (const file of files) {
+    const handle = await FsP.open(file, Fs.constants.O_RDONLY)
+    try {
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  }
+}

@@ -6,15 +6,17 @@
  */
 import type { Hasher } from "@conduit/index"
 import type { Stream } from "@libp2p/interface"
-import { Cause, Deferred, Duration, Effect, Exit, FiberSet, Option, type Scope } from "effect"
+import { Cause, Deferred, Duration, Effect, Either, Exit, FiberSet, Option, type Scope } from "effect"
 import * as Fs from "node:fs"
 import * as FsP from "node:fs/promises"
 import * as Path from "node:path"
 import {
+  DEFAULT_BUNDLES_IN_FLIGHT,
   DEFAULT_OFFERS_IN_FLIGHT,
   DEFAULT_PARALLEL_STREAMS,
   DEFAULT_TRANSFER_IDLE_TIMEOUT_MILLIS,
   DEFAULT_WINDOW_BYTES,
+  MAX_BUNDLES_IN_FLIGHT,
   MAX_OFFERS_IN_FLIGHT,
   MAX_PARALLEL_STREAMS,
   MAX_TRANSFER_FRAME_BYTES,
@@ -31,7 +33,7 @@ import type { OfferInfo, ReceiverOptions, ReceiverPolicy, ReceiveResult } from "
 import { TransferError } from "../TransferError.js"
 import type { TransportError } from "../TransportError.js"
 import * as Blocks from "./blocks.js"
-import { defaultCommit, ioError } from "./commit.js"
+import { defaultCommit, ioError, syncFileSystem } from "./commit.js"
 import * as Destination from "./destination.js"
 import * as Frames from "./frames.js"
 import * as Protocol from "./transferProtocol.js"
@@ -70,6 +72,28 @@ interface Incoming {
   localCopy: boolean
 }
 
+/** One file of a bundle, once the policy placed it. */
+interface BundleSlot {
+  readonly info: OfferInfo
+  readonly destination: Destination.CheckedDestination
+  readonly part: string
+  readonly busyKey: string
+  /** Its content was copied from a local file into `part` (no bytes needed). */
+  localCopy: boolean
+}
+
+/** An offered bundle, from its `Bundle` to its `BundleDone`. */
+interface IncomingBundle {
+  readonly bundle: Protocol.Bundle
+  /** Settled files' results (failed early, or committed). */
+  readonly results: Array<Protocol.BundleResult | null>
+  /** Placed files (null: failed before it was placed). */
+  readonly slots: Array<BundleSlot | null>
+  /** The indexes asked for, once the need was sent. */
+  needed: ReadonlyArray<number> | null
+  state: "preparing" | "awaiting" | "writing" | "closed"
+}
+
 /** A stream blocks arrive on: bytes received and not yet acknowledged. */
 interface Lane {
   readonly stream: Stream
@@ -85,6 +109,10 @@ interface Session {
   readonly offers: number
   readonly windowBytes: number
   readonly transfers: Map<number, Incoming>
+  /** Bundles a session may have in flight (0: not agreed). */
+  readonly bundleLimit: number
+  readonly bundles: Map<number, IncomingBundle>
+  highestBundle: number
   readonly failed: Deferred.Deferred<never, TransferError>
   highest: number
   attached: number
@@ -123,9 +151,11 @@ export const serve = (
     const myStreams = clampInt(options.streams, DEFAULT_PARALLEL_STREAMS, 0, MAX_PARALLEL_STREAMS)
     const myCompression: ReadonlyArray<Protocol.Compression> = options.compression === false ? [] : ["deflate-raw"]
     const myOffers = clampInt(options.offers, DEFAULT_OFFERS_IN_FLIGHT, 1, MAX_OFFERS_IN_FLIGHT)
+    const myBundles = clampInt(options.bundles, DEFAULT_BUNDLES_IN_FLIGHT, 0, MAX_BUNDLES_IN_FLIGHT)
     const windowBytes = clampInt(options.windowBytes, DEFAULT_WINDOW_BYTES, MIN_WINDOW_BYTES, MAX_WINDOW_BYTES)
     const idleMillis = Duration.toMillis(Duration.decode(options.idleTimeout ?? Duration.millis(DEFAULT_TRANSFER_IDLE_TIMEOUT_MILLIS)))
-    const commit = policy.commit ?? ((temp: string, destination: string) => defaultCommit(temp, destination))
+    const commit = (temp: string, destination: string, info: OfferInfo) =>
+      policy.keep === undefined ? defaultCommit(temp, destination) : Effect.zipRight(policy.keep(destination, info), defaultCommit(temp, destination))
 
     const sessions = new Map<string, Session>()
     /** Destinations being written, receiver-wide: one transfer per destination at a time. */
@@ -510,6 +540,229 @@ export const serve = (
         yield* runDetached(session, accept(session, t))
       })
 
+    // -- bundles ------------------------------------------------------------------------------
+
+    const bundleFailure = (error: TransferError, localCopy = false): Protocol.BundleResult => ({
+      ok: false,
+      bytesReceived: 0,
+      bytesReused: 0,
+      localCopy,
+      reason: doneReason(error.reason),
+      detail: Protocol.clip(error.message)
+    })
+
+    /** Ends a bundle: frees its destinations; `discard` removes temporary files not committed. */
+    const closeBundle = (session: Session, b: IncomingBundle, discard: boolean) => {
+      if (b.state === "closed") return
+      b.state = "closed"
+      session.bundles.delete(b.bundle.bundleId)
+      b.slots.forEach((slot, i) => {
+        if (slot === null) return
+        busy.delete(slot.busyKey)
+        if (discard && b.results[i]?.ok !== true) removeQuietly(slot.part)
+      })
+    }
+
+    const reportBundle = (b: IncomingBundle) =>
+      policy.received === undefined
+        ? Effect.void
+        : Effect.forEach(b.bundle.files, (_, i) => {
+          const slot = b.slots[i] ?? null
+          const r = b.results[i]!
+          const info = slot?.info ?? offerInfoOf(b, i, "")
+          return Effect.ignore(policy.received!({
+            offer: info,
+            destination: slot?.destination.destination ?? null,
+            ok: r.ok,
+            bytesReceived: r.bytesReceived,
+            bytesReused: r.bytesReused,
+            localCopy: r.localCopy,
+            ...(r.ok ? {} : { error: new TransferError({ reason: r.reason ?? "Refused", path: info.path, ...(r.detail === undefined ? {} : { detail: r.detail }) }) })
+          } satisfies ReceiveResult))
+        }, { discard: true })
+
+    const offerInfoOf = (b: IncomingBundle, i: number, peerId: string): OfferInfo => {
+      const f = b.bundle.files[i]!
+      return { peerId, transferId: b.bundle.bundleId, location: f.location, path: f.path, size: f.size, hash: f.hash, mtimeNs: BigInt(f.mtimeNs), mode: f.mode }
+    }
+
+    /** Writes a small file whole into its temporary name, with its mode and time (no fsync: the bundle syncs once). */
+    const writeSmall = (part: string, data: Uint8Array, info: OfferInfo) => {
+      const fd = Fs.openSync(part, Fs.constants.O_WRONLY | Fs.constants.O_CREAT | Fs.constants.O_TRUNC | Fs.constants.O_NOFOLLOW, 0o666)
+      try {
+        let at = 0
+        while (at < data.byteLength) at += Fs.writeSync(fd, data, at, data.byteLength - at, at)
+        if (info.mode !== null) Fs.fchmodSync(fd, info.mode)
+        Fs.futimesSync(fd, Date.now() / 1000, seconds(info.mtimeNs))
+      } finally {
+        Fs.closeSync(fd)
+      }
+    }
+
+    /** Places each file of a bundle, copies what this device has, and asks for the rest. */
+    const acceptBundle = (session: Session, b: IncomingBundle) =>
+      Effect.gen(function* () {
+        const needed: Array<number> = []
+        // Files of a bundle share few directories: each is checked once.
+        const directories = new Map<string, Destination.CheckedDestination | TransferError>()
+        for (let i = 0; i < b.bundle.files.length; i++) {
+          if (b.state === "closed") return
+          const info = offerInfoOf(b, i, session.peerId)
+          const placed = yield* Effect.either(Effect.gen(function* () {
+            const destination = yield* policy.resolve(info.location, info.path, info)
+            const dir = Path.dirname(destination.destination)
+            let checked = directories.get(dir)
+            if (checked === undefined) {
+              checked = yield* Effect.merge(Destination.check(destination.root, destination.destination, info.path))
+              directories.set(dir, checked)
+            }
+            if (checked instanceof TransferError) return yield* checked
+            const name = Path.basename(destination.destination)
+            const key = Path.join(checked.directory, name)
+            if (busy.has(key)) return yield* new TransferError({ reason: "Busy", path: info.path })
+            busy.add(key)
+            return {
+              info,
+              destination: { destination: destination.destination, directory: checked.directory, name },
+              part: Path.join(checked.directory, partName(info.hash, name)),
+              busyKey: key,
+              localCopy: false
+            } as BundleSlot
+          }))
+          if (placed._tag === "Left") {
+            b.results[i] = bundleFailure(placed.left)
+            continue
+          }
+          const slot = placed.right
+          b.slots[i] = slot
+          const local = policy.have === undefined ? null : yield* Effect.orElseSucceed(policy.have(info.hash, info), () => null)
+          if (local !== null && copySmall(local, slot)) slot.localCopy = true
+          else needed.push(i)
+        }
+        if (b.state === "closed") return
+        b.needed = needed
+        b.state = "awaiting"
+        session.lastActivity = Date.now()
+        yield* writeControl(session, { _tag: "BundleNeed", bundleId: b.bundle.bundleId, indexes: needed })
+        if (needed.length === 0) yield* finishBundle(session, b, [])
+      })
+
+    /** Copies a local file with the content into the temporary name if it still has it. */
+    const copySmall = (from: string, slot: BundleSlot): boolean => {
+      try {
+        const data = Fs.readFileSync(from)
+        if (data.byteLength !== slot.info.size || Blocks.hashBlock(data) !== slot.info.hash) return false
+        writeSmall(slot.part, data, slot.info)
+        return true
+      } catch {
+        removeQuietly(slot.part)
+        return false
+      }
+    }
+
+    /**
+     * Verifies and writes the received files, makes them durable with one file-system sync,
+     * renames each into place (what it replaces kept first), syncs again for the renames, and
+     * answers with every file's result. Not interrupted once begun: a bundle commits whole.
+     */
+    const finishBundle = (session: Session, b: IncomingBundle, data: ReadonlyArray<Uint8Array>) =>
+      Effect.uninterruptible(Effect.gen(function* () {
+        b.state = "writing"
+        const ready: Array<number> = []
+        b.slots.forEach((slot, i) => {
+          if (slot?.localCopy === true) ready.push(i)
+        })
+        b.needed!.forEach((i, j) => {
+          const slot = b.slots[i]!
+          const bytes = data[j]!
+          if (Blocks.hashBlock(bytes) !== slot.info.hash) {
+            b.results[i] = bundleFailure(new TransferError({ reason: "HashMismatch", peerId: session.peerId, path: slot.info.path, detail: "the bytes do not have the offered hash" }))
+            return
+          }
+          try {
+            writeSmall(slot.part, bytes, slot.info)
+            ready.push(i)
+          } catch (cause) {
+            removeQuietly(slot.part)
+            b.results[i] = bundleFailure(ioError(slot.info.path, cause))
+          }
+        })
+        if (ready.length > 0) {
+          const first = b.slots[ready[0]!]!
+          const parts = ready.map((i) => b.slots[i]!.part)
+          const synced = yield* Effect.either(Effect.tryPromise({ try: () => syncFileSystem(first.destination.directory, parts), catch: (cause) => ioError(first.info.path, cause) }))
+          const renamed: Array<string> = []
+          for (const i of ready) {
+            const slot = b.slots[i]!
+            const committed = Either.isLeft(synced) ? synced : yield* Effect.either(Effect.zipRight(
+              policy.keep === undefined ? Effect.void : policy.keep(slot.destination.destination, slot.info),
+              Effect.try({ try: () => Fs.renameSync(slot.part, slot.destination.destination), catch: (cause) => ioError(slot.info.path, cause) })
+            ))
+            if (Either.isLeft(committed)) {
+              b.results[i] = bundleFailure(committed.left, slot.localCopy)
+              continue
+            }
+            renamed.push(slot.destination.directory)
+            b.results[i] = {
+              ok: true,
+              bytesReceived: slot.localCopy ? 0 : slot.info.size,
+              bytesReused: slot.localCopy ? slot.info.size : 0,
+              localCopy: slot.localCopy
+            }
+          }
+          if (renamed.length > 0) {
+            const dirs = [...new Set(renamed)]
+            yield* Effect.ignore(Effect.tryPromise(() => syncFileSystem(dirs[0]!, dirs)))
+          }
+        }
+        closeBundle(session, b, true)
+        yield* writeControl(session, {
+          _tag: "BundleDone",
+          bundleId: b.bundle.bundleId,
+          results: b.results.map((r) => r ?? bundleFailure(new TransferError({ reason: "Io", path: "", detail: "not settled" })))
+        })
+        yield* reportBundle(b)
+      }))
+
+    const onBundle = (session: Session, bundle: Protocol.Bundle) =>
+      Effect.gen(function* () {
+        if (session.bundleLimit === 0) return yield* violation(session, "Protocol", "a bundle, which was not agreed on")
+        if (bundle.bundleId <= session.highestBundle) return yield* violation(session, "Protocol", `bundle ${bundle.bundleId} offered out of order`)
+        if (session.bundles.size >= session.bundleLimit) return yield* violation(session, "Protocol", `more than ${session.bundleLimit} bundles in flight`)
+        session.highestBundle = bundle.bundleId
+        const b: IncomingBundle = {
+          bundle,
+          results: bundle.files.map(() => null),
+          slots: bundle.files.map(() => null),
+          needed: null,
+          state: "preparing"
+        }
+        session.bundles.set(bundle.bundleId, b)
+        yield* runDetached(session, acceptBundle(session, b))
+      })
+
+    const onBundleData = (session: Session, message: Protocol.BundleData) =>
+      Effect.gen(function* () {
+        const b = session.bundles.get(message.bundleId)
+        if (b === undefined) {
+          if (message.bundleId > session.highestBundle) return yield* violation(session, "Protocol", `data of bundle ${message.bundleId}, never offered`)
+          return // it ended already
+        }
+        if (b.state !== "awaiting") return yield* violation(session, "Protocol", `data of bundle ${message.bundleId} before its need, or twice`)
+        const needed = b.needed!
+        if (message.data.length !== needed.length) {
+          return yield* violation(session, "SizeMismatch", `${message.data.length} files of data for the ${needed.length} asked for in bundle ${message.bundleId}`)
+        }
+        for (let j = 0; j < needed.length; j++) {
+          const f = b.bundle.files[needed[j]!]!
+          if (message.data[j]!.byteLength !== f.size) {
+            return yield* violation(session, "SizeMismatch", `${f.path} has ${message.data[j]!.byteLength} bytes, not the ${f.size} offered`)
+          }
+        }
+        b.state = "writing"
+        yield* runDetached(session, finishBundle(session, b, message.data))
+      })
+
     // -- streams ------------------------------------------------------------------------------
 
     const handshakeTimeout = <A>(effect: Effect.Effect<A, TransferError>, peerId: string) =>
@@ -576,7 +829,8 @@ export const serve = (
           streams: myStreams,
           compression: myCompression,
           offers: myOffers,
-          windowBytes
+          windowBytes,
+          bundles: myBundles
         }), peerId)
         const session: Session = {
           key,
@@ -587,6 +841,9 @@ export const serve = (
           offers: myOffers,
           windowBytes,
           transfers: new Map(),
+          bundleLimit: (hello.bundles ?? 0) > 0 ? myBundles : 0,
+          bundles: new Map(),
+          highestBundle: 0,
           failed: yield* Deferred.make<never, TransferError>(),
           highest: 0,
           attached: 0,
@@ -610,6 +867,7 @@ export const serve = (
             yield* FiberSet.clear(fibers)
             runners.delete(key)
             for (const t of [...session.transfers.values()]) yield* fail(session, t, error, true, false)
+            for (const b of [...session.bundles.values()]) closeBundle(session, b, true)
           })
         )
 
@@ -629,6 +887,12 @@ export const serve = (
               case "Cancel":
                 yield* onCancel(session, message)
                 break
+              case "Bundle":
+                yield* onBundle(session, message)
+                break
+              case "BundleData":
+                yield* onBundleData(session, message)
+                break
               case "Refused":
                 return yield* new TransferError({ reason: "Refused", peerId, detail: `the peer gave the session up: ${message.reason}${message.detail === undefined ? "" : `, ${message.detail}`}` })
               default:
@@ -639,7 +903,8 @@ export const serve = (
         const watchdog = Effect.gen(function* () {
           for (;;) {
             yield* Effect.sleep(Duration.millis(Math.max(50, idleMillis / 4)))
-            const waiting = [...session.transfers.values()].some((t) => t.state === "receiving" && t.remaining > 0)
+            const waiting = [...session.transfers.values()].some((t) => t.state === "receiving" && t.remaining > 0) ||
+              [...session.bundles.values()].some((b) => b.state === "awaiting" && b.needed!.length > 0)
             if (waiting && Date.now() - session.lastActivity > idleMillis) {
               return yield* new TransferError({ reason: "Timeout", peerId, detail: `no block for ${idleMillis} ms` })
             }
@@ -721,3 +986,5 @@ const failureOf = (cause: Cause.Cause<unknown>): TransferError | null => {
  * µs coarse, so half a microsecond is added and the time set is the nearest microsecond.
  */
 const seconds = (ns: bigint): number => Number(ns / 1_000_000_000n) + (Number(ns % 1_000_000_000n) + 500) / 1e9
+
+

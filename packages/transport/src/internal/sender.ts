@@ -8,12 +8,18 @@ import type { Hasher } from "@conduit/index"
 import type { Stream } from "@libp2p/interface"
 import { Deferred, Duration, Effect, Either, Fiber, ParseResult, Queue, Schema, type Scope } from "effect"
 import * as Crypto from "node:crypto"
+import * as FsSync from "node:fs"
 import * as Fs from "node:fs/promises"
 import {
+  DEFAULT_BUNDLES_IN_FLIGHT,
   DEFAULT_OFFERS_IN_FLIGHT,
   DEFAULT_PARALLEL_STREAMS,
   DEFAULT_TRANSFER_IDLE_TIMEOUT_MILLIS,
   DEFAULT_WINDOW_BYTES,
+  MAX_BUNDLE_BYTES,
+  MAX_BUNDLE_FILE_SIZE,
+  MAX_BUNDLE_FILES,
+  MAX_BUNDLES_IN_FLIGHT,
   MAX_FILE_SIZE,
   MAX_OFFERS_IN_FLIGHT,
   MAX_PARALLEL_STREAMS,
@@ -169,6 +175,73 @@ const prepare = (
 
 class SourceChanged extends Error {}
 
+/** A small file read whole for a bundle, or why it cannot go in one. */
+type SmallRead =
+  | { readonly _tag: "Small"; readonly bytes: Buffer; readonly hash: string; readonly mtimeNs: bigint; readonly mode: number | null }
+  | { readonly _tag: "Large" }
+  | { readonly _tag: "Failed"; readonly error: TransferError }
+
+/**
+ * Reads a file of at most `MAX_BUNDLE_FILE_SIZE` bytes whole and hashes it, on this thread (a
+ * few syscalls; a worker round trip would cost more than the hash). The bytes sent are the
+ * bytes hashed, so a file that changes later cannot be sent torn; one that changes while it is
+ * read (size or mtime moved) is `SourceChanged`, as is one without the expected hash.
+ */
+const readSmall = (file: OutgoingFile): SmallRead => {
+  const failed = (error: TransferError): SmallRead => ({ _tag: "Failed", error })
+  const changed = (detail: string) => failed(new TransferError({ reason: "SourceChanged", path: file.path, detail }))
+  let fd: number
+  try {
+    fd = FsSync.openSync(file.source, "r")
+  } catch (cause) {
+    return failed(ioError(file.path, cause))
+  }
+  try {
+    const before = FsSync.fstatSync(fd, { bigint: true })
+    if (!before.isFile()) return failed(new TransferError({ reason: "Io", path: file.path, detail: "not a regular file" }))
+    if (before.size > BigInt(MAX_BUNDLE_FILE_SIZE)) return { _tag: "Large" }
+    const size = Number(before.size)
+    const bytes = Buffer.allocUnsafe(size)
+    let read = 0
+    while (read < size) {
+      const n = FsSync.readSync(fd, bytes, read, size - read, read)
+      if (n === 0) break
+      read += n
+    }
+    if (read !== size) return changed("the file got shorter while it was read")
+    const after = FsSync.fstatSync(fd, { bigint: true })
+    if (after.size !== before.size || after.mtimeNs !== before.mtimeNs) return changed("the file changed while it was read")
+    const hash = Blocks.hashBlock(bytes)
+    if (file.hash !== undefined && file.hash !== hash) return changed("the file's bytes do not have the expected hash")
+    return {
+      _tag: "Small",
+      bytes,
+      hash,
+      mtimeNs: file.mtimeNs ?? before.mtimeNs,
+      mode: file.mode === undefined ? Number(before.mode & 0o7777n) : file.mode
+    }
+  } catch (cause) {
+    return failed(ioError(file.path, cause))
+  } finally {
+    FsSync.closeSync(fd)
+  }
+}
+
+/** A bundle offered and not yet settled. */
+interface PendingBundle {
+  readonly id: number
+  readonly count: number
+  readonly need: Deferred.Deferred<ReadonlyArray<number>, TransferError>
+  readonly done: Deferred.Deferred<Protocol.BundleDone, TransferError>
+}
+
+/** A small file read for a bundle, with its place in `sendMany`'s list. */
+interface BundledFile {
+  readonly index: number
+  readonly file: Protocol.BundleFile
+  readonly bytes: Buffer
+}
+
 /** Reads the receiver's `Hello` (or its refusal). */
 const readHello = (reader: Frames.FrameReader, peerId: string): Effect.Effect<Protocol.Hello, TransferError> =>
   Effect.gen(function* () {
@@ -213,6 +286,7 @@ export const open = (
     const { hasher, node } = deps
     const wantedStreams = Math.max(0, Math.min(MAX_PARALLEL_STREAMS, Math.floor(options.streams ?? DEFAULT_PARALLEL_STREAMS)))
     const compress = options.compress ?? options.limiter !== undefined
+    const wantedBundles = Math.max(0, Math.min(MAX_BUNDLES_IN_FLIGHT, Math.floor(options.bundles ?? DEFAULT_BUNDLES_IN_FLIGHT)))
     const idleMillis = Duration.toMillis(Duration.decode(options.idleTimeout ?? Duration.millis(DEFAULT_TRANSFER_IDLE_TIMEOUT_MILLIS)))
 
     let lastActivity = Date.now()
@@ -236,16 +310,20 @@ export const open = (
       streams: wantedStreams,
       compression: compress ? ["deflate-raw"] : [],
       offers: clampOffers(options.offers),
-      windowBytes: DEFAULT_WINDOW_BYTES
+      windowBytes: DEFAULT_WINDOW_BYTES,
+      bundles: wantedBundles
     }), peerId)
     const hello = yield* readHello(controlReader, peerId)
     const offers = Math.min(clampOffers(options.offers), hello.offers)
+    const bundleWindow = Math.min(wantedBundles, hello.bundles ?? 0)
     const compression = compress && hello.compression.includes("deflate-raw") ? "deflate-raw" as const : null
     const windowBytes = hello.windowBytes
 
     // -- session state ---------------------------------------------------------------------
 
     const pending = new Map<number, Pending>()
+    const bundles = new Map<number, PendingBundle>()
+    let nextBundleId = 1
     let nextId = 1
     let failure: TransferError | null = null
     const offerSlots = yield* Effect.makeSemaphore(offers)
@@ -276,6 +354,11 @@ export const open = (
         if (failure !== null) return
         failure = error
         for (const p of [...pending.values()]) yield* settle(p, Either.left(error))
+        for (const b of [...bundles.values()]) {
+          yield* Deferred.fail(b.need, error)
+          yield* Deferred.fail(b.done, error)
+        }
+        bundles.clear()
         yield* Queue.shutdown(work)
       })
 
@@ -380,6 +463,28 @@ export const open = (
             yield* settle(p, Either.right(message))
             break
           }
+          case "BundleNeed": {
+            const b = bundles.get(message.bundleId)
+            if (b === undefined) {
+              if (message.bundleId < nextBundleId) continue
+              return yield* violation(`a need for bundle ${message.bundleId}, never offered`)
+            }
+            if (message.indexes.some((i) => i >= b.count)) return yield* violation(`a need beyond the ${b.count} files of bundle ${b.id}`)
+            if (!(yield* Deferred.succeed(b.need, message.indexes))) return yield* violation(`a second need for bundle ${b.id}`)
+            break
+          }
+          case "BundleDone": {
+            const b = bundles.get(message.bundleId)
+            if (b === undefined) {
+              if (message.bundleId < nextBundleId) continue
+              return yield* violation(`a done for bundle ${message.bundleId}, never offered`)
+            }
+            if (!(yield* Deferred.isDone(b.need))) return yield* violation(`a done for bundle ${b.id} before its need`)
+            if (message.results.length !== b.count) return yield* violation(`${message.results.length} results for the ${b.count} files of bundle ${b.id}`)
+            bundles.delete(b.id)
+            yield* Deferred.succeed(b.done, message)
+            break
+          }
           case "Ack":
             if (controlLane === null) return yield* violation("an acknowledgement on the session stream, which carries no blocks")
             yield* acknowledge(controlLane, message.blocks)
@@ -450,7 +555,7 @@ export const open = (
       for (;;) {
         yield* Effect.sleep(Duration.millis(Math.max(50, idleMillis / 4)))
         if (failure !== null) return
-        const waiting = lanes.some((lane) => lane.inFlight.length > 0)
+        const waiting = bundles.size > 0 || lanes.some((lane) => lane.inFlight.length > 0)
         if (waiting && Date.now() - lastActivity > idleMillis) {
           return yield* refuse(new TransferError({ reason: "Timeout", peerId, detail: `no acknowledgement for ${idleMillis} ms` }))
         }
@@ -549,15 +654,159 @@ export const open = (
         }
       })).pipe(Effect.withSpan("TransferSender.send", { attributes: { peerId, path: file.path } }))
 
+    // -- bundles -------------------------------------------------------------------------------
+
+    const bundleSlots = yield* Effect.makeSemaphore(Math.max(1, bundleWindow))
+
+    /** Offers one bundle, sends the bytes the receiver needs, and maps its `BundleDone` to results. */
+    const sendBundle = (files: ReadonlyArray<BundledFile>): Effect.Effect<ReadonlyArray<Either.Either<SendResult, TransferError>>> =>
+      Effect.gen(function* () {
+        if (failure !== null) return yield* failure
+        const b: PendingBundle = {
+          id: nextBundleId++,
+          count: files.length,
+          need: yield* Deferred.make<ReadonlyArray<number>, TransferError>(),
+          done: yield* Deferred.make<Protocol.BundleDone, TransferError>()
+        }
+        bundles.set(b.id, b)
+        const frame = Protocol.encodeFrame({ _tag: "Bundle", bundleId: b.id, files: files.map((f) => f.file) })
+        // Queued at once, after the entry exists: frames never interleave.
+        yield* Effect.try({ try: () => control.send(frame), catch: (cause) => ioError(files[0]!.file.path, cause) })
+        const indexes = yield* Deferred.await(b.need)
+        if (indexes.length > 0) {
+          const data = Protocol.encodeFrame({ _tag: "BundleData", bundleId: b.id, data: indexes.map((i) => files[i]!.bytes) })
+          if (options.limiter !== undefined) yield* options.limiter.take(data.byteLength)
+          touch()
+          yield* Frames.write(control, data, peerId)
+        }
+        const needed = new Set(indexes)
+        const done = yield* Deferred.await(b.done)
+        return done.results.map((r, i): Either.Either<SendResult, TransferError> => {
+          const f = files[i]!.file
+          return r.ok
+            ? Either.right({
+              transferId: b.id,
+              location: f.location,
+              path: f.path,
+              size: f.size,
+              hash: f.hash,
+              bytesSent: needed.has(i) ? f.size : 0,
+              bytesReceived: r.bytesReceived,
+              bytesReused: r.bytesReused,
+              localCopy: r.localCopy
+            })
+            : Either.left(new TransferError({
+              reason: r.reason ?? "Refused",
+              peerId,
+              path: f.path,
+              ...(r.detail === undefined ? {} : { detail: r.detail })
+            }))
+        })
+      }).pipe(Effect.catchAll((error) => Effect.succeed(files.map(() => Either.left(error)))))
+
+    const sendMany = (
+      files: ReadonlyArray<OutgoingFile>,
+      concurrency: number
+    ): Effect.Effect<ReadonlyArray<Either.Either<SendResult, TransferError>>> =>
+      Effect.gen(function* () {
+        const results: Array<Either.Either<SendResult, TransferError>> = new Array(files.length)
+        const sendOne = (i: number) => Effect.map(Effect.either(send(files[i]!)), (r) => void (results[i] = r))
+        if (bundleWindow === 0) {
+          yield* Effect.forEach(files.keys(), sendOne, { concurrency, discard: true })
+          return results
+        }
+        // A stat walk splits the list; a file that grew past the bound by the time it is read
+        // is sent on its own after all.
+        const large: Array<number> = []
+        const small: Array<number> = []
+        files.forEach((f, i) => {
+          let size: number
+          try {
+            size = FsSync.statSync(f.source).size
+          } catch {
+            size = Infinity // `send` reports why
+          }
+          ;(size <= MAX_BUNDLE_FILE_SIZE ? small : large).push(i)
+        })
+        const bundled = Effect.gen(function* () {
+          const running: Array<Fiber.RuntimeFiber<void>> = []
+          let current: Array<BundledFile> = []
+          let bytes = 0
+          const flush = Effect.gen(function* () {
+            if (current.length === 0) return
+            const part = current
+            current = []
+            bytes = 0
+            // A slot before the next bundle is read: at most the window's bundles in memory.
+            yield* bundleSlots.take(1)
+            running.push(yield* Effect.fork(sendBundle(part).pipe(
+              Effect.map((rs) => rs.forEach((r, j) => (results[part[j]!.index] = r))),
+              Effect.ensuring(bundleSlots.release(1))
+            )))
+          })
+          for (const i of small) {
+            const f = files[i]!
+            if (failure !== null) {
+              results[i] = Either.left(failure)
+              continue
+            }
+            const path = RelPath.parse(f.path)
+            if (Either.isLeft(path) || path.right === "") {
+              results[i] = Either.left(new TransferError({ reason: "PathRefused", path: f.path, detail: "not a relative path inside a location" }))
+              continue
+            }
+            const read = readSmall(f)
+            if (read._tag === "Large") {
+              large.push(i)
+              continue
+            }
+            if (read._tag === "Failed") {
+              results[i] = Either.left(read.error)
+              continue
+            }
+            const file: Protocol.BundleFile = {
+              location: f.location,
+              path: path.right,
+              size: read.bytes.byteLength,
+              hash: read.hash,
+              mtimeNs: read.mtimeNs.toString(),
+              mode: read.mode
+            }
+            const checked = validateBundleFile(file)
+            if (Either.isLeft(checked)) {
+              const detail = Protocol.clip(ParseResult.TreeFormatter.formatErrorSync(checked.left))
+              results[i] = Either.left(new TransferError({ reason: "PathRefused", path: f.path, detail }))
+              continue
+            }
+            if (current.length === MAX_BUNDLE_FILES || bytes + file.size > MAX_BUNDLE_BYTES) yield* flush
+            current.push({ index: i, file, bytes: read.bytes })
+            bytes += file.size
+          }
+          yield* flush
+          yield* Fiber.joinAll(running)
+        })
+        // Large files go beside the bundles; those found large while bundling, after them.
+        const first = large.length
+        yield* Effect.all([
+          bundled,
+          Effect.forEach(large.slice(0, first), sendOne, { concurrency, discard: true })
+        ], { concurrency: 2, discard: true })
+        yield* Effect.forEach(large.slice(first), sendOne, { concurrency, discard: true })
+        return results
+      })
+
     return {
       peerId,
       streams: controlLane === null ? lanes.length : 0,
       compression,
-      send
+      send,
+      bundles: bundleWindow,
+      sendMany
     } satisfies SenderSession
   })
 
 const validateOffer = Schema.validateEither(Protocol.Offer, { errors: "first" })
+const validateBundleFile = Schema.validateEither(Protocol.BundleFile, { errors: "first" })
 
 /** Errors that are the peer's fault: it is told why before the session closes. */
 const isPeerFault = (error: TransferError) =>

@@ -15,6 +15,10 @@ import { Either, ParseResult, Schema } from "effect"
 import {
   MAX_BLOCK_SIZE,
   MAX_BLOCKS,
+  MAX_BUNDLE_BYTES,
+  MAX_BUNDLE_FILE_SIZE,
+  MAX_BUNDLE_FILES,
+  MAX_BUNDLES_IN_FLIGHT,
   MAX_FILE_SIZE,
   MAX_OFFERS_IN_FLIGHT,
   MAX_PARALLEL_STREAMS,
@@ -114,7 +118,9 @@ export const Hello = Schema.TaggedStruct("Hello", {
   streams: Schema.Int.pipe(Schema.between(0, MAX_PARALLEL_STREAMS)),
   compression: Schema.Array(Compression).pipe(Schema.maxItems(4)),
   offers: Schema.Int.pipe(Schema.between(1, MAX_OFFERS_IN_FLIGHT)),
-  windowBytes: Schema.Int.pipe(Schema.between(MIN_WINDOW_BYTES, MAX_WINDOW_BYTES))
+  windowBytes: Schema.Int.pipe(Schema.between(MIN_WINDOW_BYTES, MAX_WINDOW_BYTES)),
+  // Bundles of small files this side takes in flight (absent or 0: it does not speak them).
+  bundles: Schema.optional(Schema.Int.pipe(Schema.between(0, MAX_BUNDLES_IN_FLIGHT)))
 })
 export type Hello = typeof Hello.Type
 
@@ -252,8 +258,77 @@ export const Refused = Schema.TaggedStruct("Refused", {
 })
 export type Refused = typeof Refused.Type
 
+/** A bundle's number within its session: 1, 2, 3, … (strictly increasing, like transfers). */
+export const BundleId = Schema.Int.pipe(Schema.between(1, 2 ** 31 - 1))
+
+/** One file of a bundle: a whole small file, its bytes hashed as one block. */
+export const BundleFile = Schema.Struct({
+  location: LocationUuid,
+  path: TransferPath,
+  size: Schema.Int.pipe(Schema.between(0, MAX_BUNDLE_FILE_SIZE)),
+  hash: Hash,
+  mtimeNs: MtimeNs,
+  mode: Mode
+})
+export type BundleFile = typeof BundleFile.Type
+
+/**
+ * Sender → receiver, when both hellos announced `bundles`: up to `MAX_BUNDLE_FILES` small
+ * files at once (at most `MAX_BUNDLE_BYTES` in all). Answered by one `BundleNeed`.
+ */
+export const Bundle = Schema.TaggedStruct("Bundle", {
+  bundleId: BundleId,
+  files: Schema.Array(BundleFile).pipe(
+    Schema.minItems(1),
+    Schema.maxItems(MAX_BUNDLE_FILES),
+    Schema.filter((files) => files.reduce((n, f) => n + f.size, 0) <= MAX_BUNDLE_BYTES || `at most ${MAX_BUNDLE_BYTES} bytes in all`)
+  )
+})
+export type Bundle = typeof Bundle.Type
+
+/**
+ * Receiver → sender: the files of a bundle whose bytes it needs, as sorted indexes into its
+ * `files`; the others it settled already (copied locally, or failed) and reports in the
+ * `BundleDone`.
+ */
+export const BundleNeed = Schema.TaggedStruct("BundleNeed", {
+  bundleId: BundleId,
+  indexes: Schema.Array(Schema.Int.pipe(Schema.between(0, MAX_BUNDLE_FILES - 1))).pipe(
+    Schema.maxItems(MAX_BUNDLE_FILES),
+    Schema.filter((indexes) => indexes.every((n, i) => i === 0 || n > indexes[i - 1]!) || "strictly increasing indexes")
+  )
+})
+export type BundleNeed = typeof BundleNeed.Type
+
+/** Sender → receiver: the bytes of the needed files of a bundle, in the order of its `BundleNeed`. */
+export const BundleData = Schema.TaggedStruct("BundleData", {
+  bundleId: BundleId,
+  data: Schema.Array(
+    Schema.Uint8ArrayFromSelf.pipe(Schema.filter((d) => d.byteLength <= MAX_BUNDLE_FILE_SIZE || "at most MAX_BUNDLE_FILE_SIZE bytes"))
+  ).pipe(Schema.maxItems(MAX_BUNDLE_FILES))
+})
+export type BundleData = typeof BundleData.Type
+
+/** How one file of a bundle ended (the fields of a `Done`). */
+export const BundleResult = Schema.Struct({
+  ok: Schema.Boolean,
+  bytesReceived: Size,
+  bytesReused: Size,
+  localCopy: Schema.Boolean,
+  reason: Schema.optional(DoneReason),
+  detail: Schema.optional(Detail)
+})
+export type BundleResult = typeof BundleResult.Type
+
+/** Receiver → sender: the bundle ended; one result per file, in order. */
+export const BundleDone = Schema.TaggedStruct("BundleDone", {
+  bundleId: BundleId,
+  results: Schema.Array(BundleResult).pipe(Schema.maxItems(MAX_BUNDLE_FILES))
+})
+export type BundleDone = typeof BundleDone.Type
+
 /** Every message of the protocol. */
-export const Message = Schema.Union(Hello, Offer, Need, Block, Ack, Done, Cancel, Attach, Refused)
+export const Message = Schema.Union(Hello, Offer, Need, Block, Ack, Done, Cancel, Attach, Refused, Bundle, BundleNeed, BundleData, BundleDone)
 export type Message = typeof Message.Type
 
 // -- codec -------------------------------------------------------------------------------------
