@@ -7,7 +7,7 @@
  */
 import type { RelPath } from "@conduit/domain"
 import { Hasher } from "@conduit/index"
-import { Effect, Either } from "effect"
+import { Data, Effect, Either } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fromErrno, type FileOpError } from "./FileOpError.js"
@@ -48,6 +48,12 @@ export interface FileRoute {
   /** A directory's modification time (ns), or null if it does not exist. */
   readonly directoryTime: (root: string, path: string) => Effect.Effect<bigint | null>
   /**
+   * Runs `ops` one after another, in order (a directory's parent before it), one result per
+   * op. A route whose operations are round trips has it (one request for many); use `runAll`,
+   * which falls back to the single methods.
+   */
+  readonly runMany?: (root: string, ops: ReadonlyArray<RouteOp>) => Effect.Effect<ReadonlyArray<RouteOpResult>>
+  /**
    * Only a route to another device has it: asks that device to push files of this route's
    * location to a location of this device (`to`), where this device's transfer receiver puts
    * them (verified, with versions). Results in order.
@@ -56,6 +62,70 @@ export interface FileRoute {
     requests: ReadonlyArray<PushRequest>,
     to: string
   ) => Effect.Effect<ReadonlyArray<Either.Either<LocalFiles.CopyResult, FileOpError>>>
+}
+
+/** One operation of a batch (`runAll`, `FileRoute.runMany`): a single method's arguments but the root. */
+export type RouteOp = Data.TaggedEnum<{
+  EnsureDirectory: { readonly path: RelPath.RelPath; readonly mtimeNs: bigint | null; readonly mode: number | null }
+  WriteSymlink: { readonly path: RelPath.RelPath; readonly target: string; readonly mtimeNs: bigint | null }
+  SetAttributes: { readonly path: RelPath.RelPath; readonly mtimeNs: bigint; readonly mode: number | null }
+  Remove: { readonly path: RelPath.RelPath }
+  Unlink: { readonly path: RelPath.RelPath }
+  Move: { readonly from: RelPath.RelPath; readonly to: RelPath.RelPath }
+  DirectoryTime: { readonly path: string }
+}>
+
+/** Constructors and matchers of `RouteOp`s. */
+export const RouteOp = Data.taggedEnum<RouteOp>()
+
+/**
+ * What an op gave: a directory's time (`DirectoryTime`: ns, or null if there is none), the
+ * version a `Remove` kept (null on a route that keeps it elsewhere), null for the others.
+ */
+export type RouteOpValue = bigint | VersionStore.Version | null
+
+/** An op's value, or why it did not happen. */
+export type RouteOpResult = Either.Either<RouteOpValue, FileOpError>
+
+/** Ops a `runAll` hands to `runMany` at once. */
+export const BATCH_SIZE = 256
+
+const runOne = (route: FileRoute, root: string, op: RouteOp): Effect.Effect<RouteOpValue, FileOpError> => {
+  switch (op._tag) {
+    case "EnsureDirectory":
+      return Effect.as(route.ensureDirectory(root, op.path, op.mtimeNs, op.mode), null)
+    case "WriteSymlink":
+      return Effect.as(route.writeSymlink(root, op.path, op.target, op.mtimeNs), null)
+    case "SetAttributes":
+      return Effect.as(route.setAttributes(root, op.path, op.mtimeNs, op.mode), null)
+    case "Remove":
+      return route.remove(root, op.path)
+    case "Unlink":
+      return Effect.as(route.unlink(root, op.path), null)
+    case "Move":
+      return Effect.as(route.move(root, op.from, op.to), null)
+    case "DirectoryTime":
+      return route.directoryTime(root, op.path)
+  }
+}
+
+/**
+ * Runs `ops` through `route`, one result per op, in order: with the route's `runMany` in
+ * chunks of `BATCH_SIZE`, else with its single methods. `concurrency` is how many ops (or
+ * chunks) go at once: 1 keeps the order (parents before children), more is for ops whose
+ * order does not matter.
+ */
+export const runAll = (
+  route: FileRoute,
+  root: string,
+  ops: ReadonlyArray<RouteOp>,
+  options: { readonly concurrency: number }
+): Effect.Effect<ReadonlyArray<RouteOpResult>> => {
+  const runMany = route.runMany
+  if (runMany === undefined) return Effect.forEach(ops, (op) => Effect.either(runOne(route, root, op)), options)
+  const chunks: Array<ReadonlyArray<RouteOp>> = []
+  for (let i = 0; i < ops.length; i += BATCH_SIZE) chunks.push(ops.slice(i, i + BATCH_SIZE))
+  return Effect.map(Effect.forEach(chunks, (chunk) => runMany(root, chunk), options), (results) => results.flat())
 }
 
 /** A file a route's device is asked to push (see `FileRoute.pushTo`). */

@@ -10,6 +10,9 @@
  *    after the target's bytes were re-read and their BLAKE3 matched;
  * 5. directory modification times, deepest first (writing children changed them).
  *
+ * The operations other than file copies go to their route a chunk at a time
+ * (`FileRoute.runAll`): on a peer, one round trip a chunk.
+ *
  * An operation that fails is recorded and skipped; the others go on. What failed stays as it
  * was on disk, so the next resolve plans it again.
  *
@@ -73,8 +76,8 @@ export interface RunOptions {
   /** The run's token, written into temporary file names (see `LocalFiles.CopyRequest.token`). */
   readonly token?: string
   /**
-   * Called between units of work (after each batch of file copies, every 256 other
-   * operations and between the steps) with the progress so far; a run whose job was paused or
+   * Called between units of work (after each batch of file copies, about every 256 other
+   * operations, between the chunks they run in, and between the steps) with the progress so far; a run whose job was paused or
    * cancelled stops there. Nothing is ever stopped halfway.
    */
   readonly checkpoint?: (progress: CheckpointProgress) => Effect.Effect<CheckpointDecision>
@@ -91,8 +94,21 @@ const locationPath = (endpoint: Endpoint, path: RelPath.RelPath): RelPath.RelPat
 
 const depth = (path: string) => (path === "" ? 0 : path.split("/").length)
 
-/** Operations on a peer's side in flight at once (each is a round trip). */
+/** A `DirectoryTime`'s time; one that could not be read counts as none (as `directoryTime` says). */
+const timeOf = (result: FileRoute.RouteOpResult): bigint | null =>
+  Either.isRight(result) && typeof result.right === "bigint" ? result.right : null
+
+/** Operations (or batches of them) on a peer's side in flight at once (each is a round trip). */
 const REMOTE_CONCURRENCY = 16
+
+/** Operations a step hands to its route at once; the run's checkpoint is asked between chunks. */
+const CHUNK = 256
+
+const chunksOf = <A>(items: ReadonlyArray<A>): Array<ReadonlyArray<A>> => {
+  const chunks: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < items.length; i += CHUNK) chunks.push(items.slice(i, i + CHUNK))
+  return chunks
+}
 
 /** Runs `plan` between `endpoints`. Never fails: failures are in the report. */
 export const run = (
@@ -112,16 +128,20 @@ export const run = (
       Ref.updateAndGet(counts, (c) => ({ ...c, [key]: c[key] + 1, bytes: c.bytes + bytes, done: c.done + 1 })).pipe(
         Effect.tap((c) => Effect.sync(() => options.onProgress?.(c.done, total, c.bytes)))
       )
-    const attempt = (operation: Plan.Operation, effect: Effect.Effect<void, FileOpError.FileOpError, Hasher.Hasher>) =>
-      Effect.catchAll(effect, (error) => Effect.sync(() => void skipped.push({ operation, error })))
+    /** What an operation's result means for the run: a skip with its error, or `then`. */
+    const record = <A>(operation: Plan.Operation, result: Either.Either<A, FileOpError.FileOpError>, then: Effect.Effect<unknown>) =>
+      Either.isLeft(result) ? Effect.sync(() => void skipped.push({ operation, error: result.left })) : Effect.asVoid(then)
+    const runAll = (endpoint: Endpoint, ops: ReadonlyArray<FileRoute.RouteOp>, ordered: boolean) =>
+      FileRoute.runAll(routeOf(endpoint), endpoint.root, ops, { concurrency: ordered ? 1 : concurrencyOf(endpoint) })
 
     let stopped: "paused" | "cancelled" | null = null
     let sinceCheckpoint = 0
-    /** Asks the checkpoint (when due or `force`d); true when the run must stop. */
-    const mustStop = (force: boolean) =>
+    /** Asks the checkpoint (when due or `force`d) before `ops` more operations; true when the run must stop. */
+    const mustStop = (force: boolean, ops = 1) =>
       Effect.gen(function* () {
         if (stopped !== null) return true
-        if (options.checkpoint === undefined || (!force && ++sinceCheckpoint < 256)) return false
+        sinceCheckpoint += ops
+        if (options.checkpoint === undefined || (!force && sinceCheckpoint < CHUNK)) return false
         sinceCheckpoint = 0
         const c = yield* Ref.get(counts)
         const decision = yield* options.checkpoint({ done: c.done, total, bytes: c.bytes, bytesTotal: plan.summary.bytes })
@@ -149,34 +169,34 @@ export const run = (
     }
     for (const s of ["source", "target"] as const) {
       const endpoint = side(s)
-      yield* Effect.forEach([...wanted].filter(([, w]) => w.endpoint === endpoint), ([key, w]) =>
-        Effect.map(routeOf(endpoint).directoryTime(endpoint.root, w.dir), (mtimeNs) => void touched.set(key, { ...w, mtimeNs })), {
-        concurrency: concurrencyOf(endpoint),
-        discard: true
-      })
+      const dirs = [...wanted].filter(([, w]) => w.endpoint === endpoint)
+      const results = yield* runAll(endpoint, dirs.map(([, w]) => FileRoute.RouteOp.DirectoryTime({ path: w.dir })), false)
+      dirs.forEach(([key, w], i) => touched.set(key, { ...w, mtimeNs: timeOf(results[i]!) }))
     }
 
     const copies = plan.operations.filter((op): op is Plan.Copy => op._tag === "Copy")
     const directoryTimes: Array<{ readonly endpoint: Endpoint; readonly path: RelPath.RelPath; readonly mtimeNs: bigint }> = []
 
-    // 1. Directories, parents first; their times are set at the end.
-    for (const op of copies.filter((c) => c.entry.kind === 1).sort((a, b) => depth(a.path) - depth(b.path))) {
-      if (yield* mustStop(false)) break
-      const to = side(op.to)
-      yield* attempt(op, Effect.zipRight(
-        routeOf(to).ensureDirectory(to.root, locationPath(to, op.path), null, op.entry.mode),
-        tally("copied")
-      ))
-      directoryTimes.push({ endpoint: to, path: op.path, mtimeNs: op.entry.mtimeNs })
+    // 1. Directories, parents first (in order, a chunk at a time); their times are set at the end.
+    const directories = copies.filter((c) => c.entry.kind === 1).sort((a, b) => depth(a.path) - depth(b.path))
+    for (const s of ["target", "source"] as const) {
+      const to = side(s)
+      for (const part of chunksOf(directories.filter((op) => op.to === s))) {
+        if (yield* mustStop(false, part.length)) break
+        const results = yield* runAll(to, part.map((op) => FileRoute.RouteOp.EnsureDirectory({ path: locationPath(to, op.path), mtimeNs: null, mode: op.entry.mode })), true)
+        yield* Effect.forEach(part, (op, i) => record(op, results[i]!, tally("copied")), { discard: true })
+        for (const op of part) directoryTimes.push({ endpoint: to, path: op.path, mtimeNs: op.entry.mtimeNs })
+      }
     }
     // Symlinks, then files, several at a time.
-    for (const op of copies.filter((c) => c.entry.kind === 2)) {
-      if (yield* mustStop(false)) break
-      const to = side(op.to)
-      yield* attempt(op, Effect.zipRight(
-        routeOf(to).writeSymlink(to.root, locationPath(to, op.path), op.entry.linkTarget ?? "", op.entry.mtimeNs),
-        tally("copied")
-      ))
+    const symlinks = copies.filter((c) => c.entry.kind === 2)
+    for (const s of ["target", "source"] as const) {
+      const to = side(s)
+      for (const part of chunksOf(symlinks.filter((op) => op.to === s))) {
+        if (yield* mustStop(false, part.length)) break
+        const results = yield* runAll(to, part.map((op) => FileRoute.RouteOp.WriteSymlink({ path: locationPath(to, op.path), target: op.entry.linkTarget ?? "", mtimeNs: op.entry.mtimeNs })), false)
+        yield* Effect.forEach(part, (op, i) => record(op, results[i]!, tally("copied")), { discard: true })
+      }
     }
     // Files go per destination as a FileCopyJob's batches: verified copies under temporary
     // names, one sync of the file system, then the renames (two syncs a batch instead of two
@@ -231,32 +251,41 @@ export const run = (
       })
     }
 
-    // 2. Moves.
-    for (const op of plan.operations) {
-      if (op._tag !== "Move") continue
-      if (yield* mustStop(false)) break
-      const at = side(op.side)
-      yield* attempt(op, routeOf(at).move(at.root, locationPath(at, op.from), locationPath(at, op.to)).pipe(
-        Effect.zipRight(routeOf(at).setAttributes(at.root, locationPath(at, op.to), op.entry.mtimeNs, op.entry.mode)),
-        Effect.zipRight(tally("moved"))
-      ))
+    // 2. Moves, in the plan's order; then the moved entries' attributes (only where the move
+    // happened: whatever else is at `to` keeps its own).
+    const moves = plan.operations.filter((op): op is Plan.Move => op._tag === "Move")
+    for (const s of ["source", "target"] as const) {
+      const at = side(s)
+      for (const part of chunksOf(moves.filter((op) => op.side === s))) {
+        if (yield* mustStop(false, part.length)) break
+        const results = yield* runAll(at, part.map((op) => FileRoute.RouteOp.Move({ from: locationPath(at, op.from), to: locationPath(at, op.to) })), true)
+        const moved = part.filter((op, i) => {
+          const result = results[i]!
+          if (Either.isLeft(result)) skipped.push({ operation: op, error: result.left })
+          return Either.isRight(result)
+        })
+        const attributes = yield* runAll(at, moved.map((op) => FileRoute.RouteOp.SetAttributes({ path: locationPath(at, op.to), mtimeNs: op.entry.mtimeNs, mode: op.entry.mode })), false)
+        yield* Effect.forEach(moved, (op, i) => record(op, attributes[i]!, tally("moved")), { discard: true })
+      }
     }
 
-    // 3. Attributes (directories' mtimes wait for step 5).
+    // 3. Attributes (directories' mtimes wait for step 5): each path's time read (does it
+    // exist?), then its attributes set.
     const attributes = plan.operations.filter((op): op is Plan.SetAttributes => op._tag === "SetAttributes")
     for (const s of ["source", "target"] as const) {
       const at = side(s)
-      yield* Effect.forEach(attributes.filter((op) => op.side === s), (op) =>
-        Effect.gen(function* () {
-          if (yield* mustStop(false)) return
-          if ((yield* routeOf(at).directoryTime(at.root, locationPath(at, op.path))) !== null) {
-            directoryTimes.push({ endpoint: at, path: op.path, mtimeNs: op.mtimeNs })
-          }
-          yield* attempt(op, Effect.zipRight(
-            routeOf(at).setAttributes(at.root, locationPath(at, op.path), op.mtimeNs, op.mode),
-            tally("attributes")
-          ))
-        }), { concurrency: concurrencyOf(at), discard: true })
+      for (const part of chunksOf(attributes.filter((op) => op.side === s))) {
+        if (yield* mustStop(false, part.length)) break
+        const results = yield* runAll(at, part.flatMap((op) => {
+          const path = locationPath(at, op.path)
+          return [FileRoute.RouteOp.DirectoryTime({ path }), FileRoute.RouteOp.SetAttributes({ path, mtimeNs: op.mtimeNs, mode: op.mode })]
+        }), false)
+        yield* Effect.forEach(part, (op, i) =>
+          Effect.suspend(() => {
+            if (timeOf(results[2 * i]!) !== null) directoryTimes.push({ endpoint: at, path: op.path, mtimeNs: op.mtimeNs })
+            return record(op, results[2 * i + 1]!, tally("attributes"))
+          }), { discard: true })
+      }
     }
 
     // 4. Deletes, deepest first.
@@ -265,31 +294,42 @@ export const run = (
       .sort((a, b) => depth(b.path) - depth(a.path) || (a.path < b.path ? 1 : -1))
     // Deletes wait for a checkpoint: a run paused during its copies deletes nothing yet.
     if (deletes.length > 0) yield* mustStop(true)
-    // On a peer several at once: a directory kept as a version before its child is fine (the
-    // child goes with it, and its own removal then finds nothing to keep).
-    const deleteOne = (op: Plan.Delete) => Effect.gen(function* () {
-      if (yield* mustStop(false)) return
-      const at = side(op.side)
-      const path = locationPath(at, op.path)
-      if (op.verifiedOn === null) {
-        yield* attempt(op, Effect.zipRight(Effect.asVoid(routeOf(at).remove(at.root, path)), tally("deleted")))
-        return
-      }
-      // Archive: re-read the other side's copy; remove the source only if it verifies.
-      const copy = side(op.verifiedOn)
-      const verified = routeOf(copy).verify(copy.root, locationPath(copy, op.path), {
-        kind: op.entry.kind,
-        hash: op.entry.hash,
-        size: op.entry.size,
-        linkTarget: op.entry.linkTarget
+    // A chunk at a time, deepest first. Within a chunk the archive deletes (files) go before the
+    // removals, which may include their directories.
+    type Archived = Plan.Delete & { readonly verifiedOn: Plan.Side }
+    const archiveDeletes = (at: Endpoint, part: ReadonlyArray<Archived>) =>
+      Effect.gen(function* () {
+        // Re-read the other side's copy; remove the source only if it verifies.
+        const verified = yield* Effect.filter(part, (op) =>
+          Effect.gen(function* () {
+            const copy = side(op.verifiedOn)
+            const ok = yield* routeOf(copy).verify(copy.root, locationPath(copy, op.path), {
+              kind: op.entry.kind,
+              hash: op.entry.hash,
+              size: op.entry.size,
+              linkTarget: op.entry.linkTarget
+            })
+            if (!ok) {
+              skipped.push({
+                operation: op,
+                error: new FileOpError.FileOpError({ reason: "VerifyFailed", path: Path.join(copy.root, locationPath(copy, op.path)) })
+              })
+            }
+            return ok
+          }), { concurrency: Math.max(...part.map((op) => concurrencyOf(side(op.verifiedOn)))) })
+        const results = yield* runAll(at, verified.map((op) => FileRoute.RouteOp.Unlink({ path: locationPath(at, op.path) })), false)
+        yield* Effect.forEach(verified, (op, i) => record(op, results[i]!, tally("deleted")), { discard: true })
       })
-      yield* attempt(op, Effect.flatMap(verified, (ok) =>
-        ok
-          ? Effect.zipRight(routeOf(at).unlink(at.root, path), tally("deleted"))
-          : Effect.fail(new FileOpError.FileOpError({ reason: "VerifyFailed", path: Path.join(copy.root, locationPath(copy, op.path)) }))))
-    })
     for (const s of ["source", "target"] as const) {
-      yield* Effect.forEach(deletes.filter((op) => op.side === s), deleteOne, { concurrency: concurrencyOf(side(s)), discard: true })
+      const at = side(s)
+      for (const part of chunksOf(deletes.filter((op) => op.side === s))) {
+        if (yield* mustStop(false, part.length)) break
+        const archived = part.filter((op): op is Archived => op.verifiedOn !== null)
+        if (archived.length > 0) yield* archiveDeletes(at, archived)
+        const removals = part.filter((op) => op.verifiedOn === null)
+        const results = yield* runAll(at, removals.map((op) => FileRoute.RouteOp.Remove({ path: locationPath(at, op.path) })), false)
+        yield* Effect.forEach(removals, (op, i) => record(op, results[i]!, tally("deleted")), { discard: true })
+      }
     }
 
     // 5. Directory times, deepest first: the planned ones, else the time they had before.
@@ -302,11 +342,8 @@ export const run = (
     const ordered = [...times.values()].sort((a, b) => depth(b.dir) - depth(a.dir)).filter((t) => t.dir !== "") // a location root is not an entry
     for (const s of ["source", "target"] as const) {
       const endpoint = side(s)
-      yield* Effect.forEach(ordered.filter((t) => t.endpoint === endpoint), (t) =>
-        Effect.ignore(routeOf(t.endpoint).setAttributes(t.endpoint.root, t.dir as RelPath.RelPath, t.mtimeNs, null)), {
-        concurrency: concurrencyOf(endpoint),
-        discard: true
-      })
+      const ops = ordered.filter((t) => t.endpoint === endpoint).map((t) => FileRoute.RouteOp.SetAttributes({ path: t.dir as RelPath.RelPath, mtimeNs: t.mtimeNs, mode: null }))
+      yield* runAll(endpoint, ops, false) // a time that could not be set stays as it is
     }
 
     const c = yield* Ref.get(counts)

@@ -3,12 +3,15 @@
  * transfer protocol) — make a directory, write a symlink, set attributes, remove (keeping a
  * version), unlink a verified archive source, move, verify, read a directory's time — and
  * re-indexing the directories a run touched, asked of a paired peer on
- * `/conduit/remote-ops/1.0.0`, one request and one answer per stream.
+ * `/conduit/remote-ops/1.0.0`, one request and one answer per stream. A `batch` request
+ * carries up to `MAX_BATCH_ITEMS` of the small operations, run in order: one round trip for
+ * many.
  *
  * The serving side runs each operation with this device's own `FileRoute.local` (the same
  * guarantees as a local sync: versions first, verified bytes), on a location of this device
  * named by its id; paths are checked as `RelPath`s (relative, NFC, no `..`), requests and
- * answers are bounded (64 KiB) and validated, and anything else is refused with a reason.
+ * answers are bounded (`MAX_MESSAGE_BYTES`) and validated, and anything else is refused with
+ * a reason.
  *
  * @since 0.1.0
  */
@@ -28,29 +31,51 @@ export const MAX_MESSAGE_BYTES = 1024 * 1024
 /** Files one push request may name. */
 export const MAX_PUSH_FILES = 512
 
+/** Requests one batch may carry: a round trip for this many small operations, a bounded wait. */
+export const MAX_BATCH_ITEMS = 256
+
+/**
+ * The longest message of a failed request in a batch's answer: at most 6 bytes a character in
+ * JSON, `MAX_BATCH_ITEMS` of them stay well under `MAX_MESSAGE_BYTES`.
+ */
+export const MAX_BATCH_MESSAGE = 512
+
 const Path_ = Schema.String.pipe(Schema.maxLength(4096))
 const Ns = Schema.String.pipe(Schema.pattern(/^\d{1,20}$/))
 const Mode = Schema.NullOr(Schema.Int.pipe(Schema.between(0, 0o7777)))
 const Location = Schema.String.pipe(Schema.pattern(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/))
 
+const EnsureDirectory = Schema.Struct({ op: Schema.Literal("ensureDirectory"), location: Location, path: Path_, mtimeNs: Schema.NullOr(Ns), mode: Mode })
+const WriteSymlink = Schema.Struct({ op: Schema.Literal("writeSymlink"), location: Location, path: Path_, target: Schema.String.pipe(Schema.maxLength(4096)), mtimeNs: Schema.NullOr(Ns) })
+const SetAttributes = Schema.Struct({ op: Schema.Literal("setAttributes"), location: Location, path: Path_, mtimeNs: Ns, mode: Mode })
+const Remove = Schema.Struct({ op: Schema.Literal("remove"), location: Location, path: Path_ })
+const Unlink = Schema.Struct({ op: Schema.Literal("unlink"), location: Location, path: Path_ })
+const Move = Schema.Struct({ op: Schema.Literal("move"), location: Location, path: Path_, to: Path_ })
+const Verify = Schema.Struct({
+  op: Schema.Literal("verify"),
+  location: Location,
+  path: Path_,
+  kind: Schema.Literal(0, 1, 2),
+  hash: Schema.NullOr(Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/))),
+  size: Schema.Int.pipe(Schema.nonNegative()),
+  linkTarget: Schema.NullOr(Schema.String.pipe(Schema.maxLength(4096)))
+})
+const DirectoryTime = Schema.Struct({ op: Schema.Literal("directoryTime"), location: Location, path: Path_ })
+
+/** A request a batch may carry: the operations that move no file content and scan nothing. */
+export const BatchItem = Schema.Union(EnsureDirectory, WriteSymlink, SetAttributes, Remove, Unlink, Move, Verify, DirectoryTime)
+export type BatchItem = typeof BatchItem.Type
+
 /** A request, as it travels (JSON). */
 export const Request = Schema.Union(
-  Schema.Struct({ op: Schema.Literal("ensureDirectory"), location: Location, path: Path_, mtimeNs: Schema.NullOr(Ns), mode: Mode }),
-  Schema.Struct({ op: Schema.Literal("writeSymlink"), location: Location, path: Path_, target: Schema.String.pipe(Schema.maxLength(4096)), mtimeNs: Schema.NullOr(Ns) }),
-  Schema.Struct({ op: Schema.Literal("setAttributes"), location: Location, path: Path_, mtimeNs: Ns, mode: Mode }),
-  Schema.Struct({ op: Schema.Literal("remove"), location: Location, path: Path_ }),
-  Schema.Struct({ op: Schema.Literal("unlink"), location: Location, path: Path_ }),
-  Schema.Struct({ op: Schema.Literal("move"), location: Location, path: Path_, to: Path_ }),
-  Schema.Struct({
-    op: Schema.Literal("verify"),
-    location: Location,
-    path: Path_,
-    kind: Schema.Literal(0, 1, 2),
-    hash: Schema.NullOr(Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/))),
-    size: Schema.Int.pipe(Schema.nonNegative()),
-    linkTarget: Schema.NullOr(Schema.String.pipe(Schema.maxLength(4096)))
-  }),
-  Schema.Struct({ op: Schema.Literal("directoryTime"), location: Location, path: Path_ }),
+  EnsureDirectory,
+  WriteSymlink,
+  SetAttributes,
+  Remove,
+  Unlink,
+  Move,
+  Verify,
+  DirectoryTime,
   // The directories a run wrote to, scanned shallowly (new directories whole); `path` is the
   // first of them, for errors.
   Schema.Struct({ op: Schema.Literal("reindex"), location: Location, path: Path_, directories: Schema.Array(Path_).pipe(Schema.maxItems(2048)) }),
@@ -67,26 +92,43 @@ export const Request = Schema.Union(
       mtimeNs: Ns,
       mode: Mode
     })).pipe(Schema.maxItems(MAX_PUSH_FILES))
-  })
+  }),
+  // Several requests run one after another, in order, each checked and answered on its own.
+  Schema.Struct({ op: Schema.Literal("batch"), requests: Schema.Array(BatchItem).pipe(Schema.maxItems(MAX_BATCH_ITEMS)) })
 )
 export type Request = typeof Request.Type
+
+/** A request other than a batch. */
+type Single = Exclude<Request, { readonly op: "batch" }>
+
+const Reason = Schema.Literal("SourceMissing", "SourceChanged", "VerifyFailed", "PermissionDenied", "DiskFull", "Io", "Refused")
+const Value = Schema.Union(Schema.Boolean, Ns, Schema.Null)
+
+/** The answer to one request of a batch. */
+export const BatchResult = Schema.Union(
+  Schema.Struct({ ok: Schema.Literal(true), value: Schema.optional(Value) }),
+  Schema.Struct({ ok: Schema.Literal(false), reason: Reason, message: Schema.String.pipe(Schema.maxLength(MAX_BATCH_MESSAGE)) })
+)
+export type BatchResult = typeof BatchResult.Type
 
 /** An answer: a value (a verification's verdict, a directory's time) or why it failed. */
 export const Answer = Schema.Union(
   Schema.Struct({
     ok: Schema.Literal(true),
-    value: Schema.optional(Schema.Union(Schema.Boolean, Ns, Schema.Null)),
+    value: Schema.optional(Value),
     // A push's outcome per file, in order.
     files: Schema.optional(Schema.Array(Schema.Struct({
       ok: Schema.Boolean,
       bytes: Schema.Int.pipe(Schema.nonNegative()),
       reason: Schema.optional(Schema.String.pipe(Schema.maxLength(64))),
       message: Schema.optional(Schema.String.pipe(Schema.maxLength(4096)))
-    })).pipe(Schema.maxItems(MAX_PUSH_FILES)))
+    })).pipe(Schema.maxItems(MAX_PUSH_FILES))),
+    // A batch's answers, one per request, in order.
+    results: Schema.optional(Schema.Array(BatchResult).pipe(Schema.maxItems(MAX_BATCH_ITEMS)))
   }),
   Schema.Struct({
     ok: Schema.Literal(false),
-    reason: Schema.Literal("SourceMissing", "SourceChanged", "VerifyFailed", "PermissionDenied", "DiskFull", "Io", "Refused"),
+    reason: Reason,
     message: Schema.String.pipe(Schema.maxLength(4096))
   })
 )
@@ -119,17 +161,19 @@ export const makeServer: Effect.Effect<
   const hasher = yield* Hasher.Hasher
   const route = FileRoute.local
 
-  const refused = (message: string): Answer => ({ ok: false, reason: "Refused", message })
-  const failed = (e: FileOpError.FileOpError): Answer => ({ ok: false, reason: e.reason, message: e.message })
+  const refused = (message: string): Answer => ({ ok: false, reason: "Refused", message: message.slice(0, 4096) })
+  const failed = (e: FileOpError.FileOpError): Answer => ({ ok: false, reason: e.reason, message: e.message.slice(0, 4096) })
   const relPath = (path: string) => RelPath.parse(path)
 
-  const handle = (request: Request, peerId: string): Effect.Effect<Answer> =>
+  /** This device's location `id`, or null (unknown, or another device's). */
+  const ownLocation = (id: string) =>
+    Effect.map(Effect.either(locations.get(id as never)), (found) =>
+      Either.isRight(found) && found.right.deviceRowId === db.self.rowId ? found.right : null)
+
+  const handleOne = (request: Single, peerId: string, location: Locations.Location | null): Effect.Effect<Answer> =>
     Effect.gen(function* () {
-      const location = yield* Effect.either(locations.get(request.location as never))
-      if (Either.isLeft(location) || location.right.deviceRowId !== db.self.rowId) {
-        return refused(`no location '${request.location}' on this device`)
-      }
-      const root = location.right.root
+      if (location === null) return refused(`no location '${request.location}' on this device`)
+      const root = location.root
       const path = relPath(request.path)
       if (Either.isLeft(path)) return refused(path.left.message)
       // The location root itself is never removed, replaced or moved from a peer's request.
@@ -200,13 +244,41 @@ export const makeServer: Effect.Effect<
             if (Either.isLeft(parsed)) return refused(parsed.left.message)
             directories.push(parsed.right)
           }
-          return yield* indexer.scan(location.right.id, { paths: directories, recursive: false, allowEmptyRoot: true }).pipe(
+          return yield* indexer.scan(location.id, { paths: directories, recursive: false, allowEmptyRoot: true }).pipe(
             Effect.as<Answer>({ ok: true }),
             Effect.catchAll((e) => Effect.succeed<Answer>({ ok: false, reason: "Io", message: e.message }))
           )
         }
       }
     })
+
+  // In order, each request checked as if it came alone; a failure is its own answer only.
+  const handleBatch = (requests: ReadonlyArray<BatchItem>, peerId: string): Effect.Effect<Answer> =>
+    Effect.gen(function* () {
+      const found = new Map<string, Locations.Location | null>()
+      const results: Array<BatchResult> = []
+      for (const request of requests) {
+        let location = found.get(request.location)
+        if (location === undefined) {
+          location = yield* ownLocation(request.location)
+          found.set(request.location, location)
+        }
+        const answer = yield* handleOne(request, peerId, location)
+        results.push(
+          !answer.ok
+            ? { ok: false, reason: answer.reason, message: answer.message.slice(0, MAX_BATCH_MESSAGE) }
+            : answer.value === undefined
+            ? { ok: true }
+            : { ok: true, value: answer.value }
+        )
+      }
+      return { ok: true, results }
+    })
+
+  const handle = (request: Request, peerId: string): Effect.Effect<Answer> =>
+    request.op === "batch"
+      ? handleBatch(request.requests, peerId)
+      : Effect.flatMap(ownLocation(request.location), (location) => handleOne(request, peerId, location))
 
   const serve = node.handle(PROTOCOL, (stream, peer) =>
     Effect.gen(function* () {
@@ -226,24 +298,89 @@ export const serverLayer: Layer.Layer<
   Node.Node | Locations.Locations | LibraryDatabase.LibraryDatabase | Hasher.Hasher | Indexer.Indexer | Transfer.TransferSender
 > = Layer.effect(RemoteOpsServer, makeServer)
 
+const named = (peerId: string, path: string) => `${peerId}:${path}`
+
+/** The path a request's errors name. */
+const pathOf = (request: Request) => (request.op === "batch" ? (request.requests[0]?.path ?? "") : request.path)
+
+const refusal = (peerId: string, path: string, answer: { readonly reason: typeof Reason.Type; readonly message: string }) =>
+  new FileOpError.FileOpError({
+    reason: answer.reason === "Refused" ? "Io" : answer.reason,
+    path: named(peerId, path),
+    cause: new Error(answer.message)
+  })
+
 /**
  * Asks `peerId` to run `request`; a failure to reach it, or an answer that is not one, is a
  * `FileOpError` `Io` on `path` (so a plan runner records a skip, as for a local failure).
  */
 export const ask = (node: Node.Node["Type"], peerId: string, request: Request): Effect.Effect<Answer & { ok: true }, FileOpError.FileOpError> =>
   Effect.scoped(Effect.gen(function* () {
+    const bytes = encode(request)
+    // The peer would stop reading at the limit; say so here instead.
+    if (bytes.byteLength > MAX_MESSAGE_BYTES) return yield* Effect.fail(new Error(`a request of ${bytes.byteLength} bytes is over the limit`))
     const stream = yield* node.openStream(peerId, PROTOCOL)
-    yield* Streams.write(stream, encode(request))
+    yield* Streams.write(stream, bytes)
     yield* Streams.closeWrite(stream)
     return yield* decode(Answer, yield* Streams.readAll(stream, { maxBytes: MAX_MESSAGE_BYTES }))
   })).pipe(
-    Effect.mapError((cause) => new FileOpError.FileOpError({ reason: "Io", path: `${peerId}:${request.path}`, cause })),
-    Effect.flatMap((answer) =>
-      answer.ok
-        ? Effect.succeed(answer)
-        : Effect.fail(new FileOpError.FileOpError({
-          reason: answer.reason === "Refused" ? "Io" : answer.reason,
-          path: `${peerId}:${request.path}`,
-          cause: new Error(answer.message)
-        })))
+    Effect.mapError((cause) => new FileOpError.FileOpError({ reason: "Io", path: named(peerId, pathOf(request)), cause })),
+    Effect.flatMap((answer) => (answer.ok ? Effect.succeed(answer) : Effect.fail(refusal(peerId, pathOf(request), answer))))
   )
+
+const BATCH_ENVELOPE_BYTES = encode({ op: "batch", requests: [] }).byteLength
+
+/**
+ * Splits `requests` into batches the peer accepts: at most `MAX_BATCH_ITEMS` each, each encoded
+ * request within `MAX_MESSAGE_BYTES` (one request alone always is: its strings are bounded).
+ */
+export const splitBatch = (requests: ReadonlyArray<BatchItem>): ReadonlyArray<ReadonlyArray<BatchItem>> => {
+  const parts: Array<Array<BatchItem>> = []
+  let part: Array<BatchItem> = []
+  let bytes = BATCH_ENVELOPE_BYTES
+  for (const request of requests) {
+    const size = encode(request).byteLength + 1 // and a comma
+    if (part.length > 0 && (part.length === MAX_BATCH_ITEMS || bytes + size > MAX_MESSAGE_BYTES)) {
+      parts.push(part)
+      part = []
+      bytes = BATCH_ENVELOPE_BYTES
+    }
+    part.push(request)
+    bytes += size
+  }
+  if (part.length > 0) parts.push(part)
+  return parts
+}
+
+/**
+ * Asks `peerId` to run `requests` in order, in as few `batch` requests as the limits allow
+ * (sent one after another, so the order holds across them); one result per request. A request
+ * the peer refused or failed is a `FileOpError` on its own path, as from `ask`; a batch that
+ * did not get through fails each of its requests.
+ */
+export const askBatch = (
+  node: Node.Node["Type"],
+  peerId: string,
+  requests: ReadonlyArray<BatchItem>
+): Effect.Effect<ReadonlyArray<Either.Either<BatchResult & { ok: true }, FileOpError.FileOpError>>> =>
+  Effect.gen(function* () {
+    const results: Array<Either.Either<BatchResult & { ok: true }, FileOpError.FileOpError>> = []
+    for (const part of splitBatch(requests)) {
+      const answer = yield* Effect.either(ask(node, peerId, { op: "batch", requests: part }))
+      part.forEach((request, i) => {
+        if (Either.isLeft(answer)) {
+          results.push(Either.left(new FileOpError.FileOpError({ reason: answer.left.reason, path: named(peerId, request.path), cause: answer.left.cause })))
+          return
+        }
+        const result = answer.right.results?.[i]
+        results.push(
+          result === undefined
+            ? Either.left(new FileOpError.FileOpError({ reason: "Io", path: named(peerId, request.path), cause: new Error("the peer did not answer this operation") }))
+            : result.ok
+            ? Either.right(result)
+            : Either.left(refusal(peerId, request.path, result))
+        )
+      })
+    }
+    return results
+  })

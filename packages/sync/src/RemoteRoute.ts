@@ -50,6 +50,25 @@ export const make = (
     const ask = (request: RemoteOps.Request) => RemoteOps.ask(node, peerId, request)
     const session = (): Transfer.SessionOptions => (options.limiter === undefined ? {} : { limiter: options.limiter })
     const named = (path: string) => `${peerId}:${path}`
+    const ns = (mtimeNs: bigint | null) => (mtimeNs === null ? null : mtimeNs.toString())
+    const batchItem = (op: FileRoute.RouteOp): RemoteOps.BatchItem => {
+      switch (op._tag) {
+        case "EnsureDirectory":
+          return { op: "ensureDirectory", location, path: op.path, mtimeNs: ns(op.mtimeNs), mode: op.mode }
+        case "WriteSymlink":
+          return { op: "writeSymlink", location, path: op.path, target: op.target, mtimeNs: ns(op.mtimeNs) }
+        case "SetAttributes":
+          return { op: "setAttributes", location, path: op.path, mtimeNs: op.mtimeNs.toString(), mode: op.mode }
+        case "Remove":
+          return { op: "remove", location, path: op.path }
+        case "Unlink":
+          return { op: "unlink", location, path: op.path }
+        case "Move":
+          return { op: "move", location, path: op.from, to: op.to }
+        case "DirectoryTime":
+          return { op: "directoryTime", location, path: op.path }
+      }
+    }
 
     const outgoing = (request: { readonly from: string; readonly path: string; readonly hash: string; readonly mtimeNs: bigint; readonly mode: number | null }): Transfer.OutgoingFile => ({
       source: request.from,
@@ -123,7 +142,13 @@ export const make = (
         ask({ op: "directoryTime", location, path }).pipe(
           Effect.map((answer) => (typeof answer.value === "string" ? BigInt(answer.value) : null)),
           Effect.orElseSucceed(() => null)
-        )
+        ),
+      runMany: (_root, ops) =>
+        Effect.map(RemoteOps.askBatch(node, peerId, ops.map(batchItem)), (results) =>
+          results.map((result, i) =>
+            Either.map(result, (answer): FileRoute.RouteOpValue =>
+              ops[i]!._tag === "DirectoryTime" && typeof answer.value === "string" ? BigInt(answer.value) : null)
+          ))
     }
     return route
   })

@@ -8,12 +8,12 @@
 import { describe, it } from "@effect/vitest"
 import type { RelPath } from "@conduit/domain"
 import { Hasher, Indexer, IndexLive, LibraryDatabase, Locations } from "@conduit/index"
-import { VersionStore } from "@conduit/jobs"
+import { FileRoute, VersionStore } from "@conduit/jobs"
 import { LibrarySync } from "@conduit/library-sync"
-import { IndexDiff, Modes, Planner } from "@conduit/resolver"
+import { IndexDiff, Modes, Plan, Planner } from "@conduit/resolver"
 import * as Testkit from "@conduit/testkit"
-import { Node, Pairing, Transfer, TransportLive } from "@conduit/transport"
-import { Chunk, Context, Effect, Layer, Stream } from "effect"
+import { Node, Pairing, Streams, Transfer, TransportLive } from "@conduit/transport"
+import { Chunk, Context, Effect, Either, Layer, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -212,5 +212,191 @@ describe("sync across devices", () => {
       assert.isTrue(result.verified)
       assert.isAtLeast(seconds, 2.8, `3 MiB at 1 MB/s took ${seconds} s`)
       assert.isTrue(Fs.readFileSync(Path.join(rootB, "big.bin")).equals(Fs.readFileSync(Path.join(rootA, "big.bin"))))
+    }), 120_000)
+})
+
+describe("batched remote operations", () => {
+  const rel = (p: string) => p as RelPath.RelPath
+  const mtimeNs = 1_600_000_000_000_000_000n
+  const mtimeOf = (path: string) => Fs.lstatSync(path, { bigint: true }).mtimeNs
+
+  it.scopedLive("a batch makes nested directories parents first, sets and reads their times, in one request", () =>
+    Effect.gen(function* () {
+      const a = yield* device
+      const b = yield* device
+      yield* pairBoth(a, b)
+      const rootB = yield* tempDir
+      const lb = yield* addLocation(b, rootB)
+      const route = yield* on(a, RemoteRoute.make(b.node.peerId, lb.id))
+      assert.isDefined(route.runMany)
+      const { RouteOp } = FileRoute
+      const results = yield* FileRoute.runAll(route, "remote", [
+        RouteOp.EnsureDirectory({ path: rel("x"), mtimeNs: null, mode: null }),
+        RouteOp.EnsureDirectory({ path: rel("x/y"), mtimeNs: null, mode: 0o750 }),
+        RouteOp.EnsureDirectory({ path: rel("x/y/z"), mtimeNs, mode: null }),
+        RouteOp.SetAttributes({ path: rel("x/y"), mtimeNs: mtimeNs + 1_000_000_000n, mode: null }),
+        RouteOp.DirectoryTime({ path: "x/y/z" }),
+        RouteOp.DirectoryTime({ path: "x/y" }),
+        RouteOp.DirectoryTime({ path: "nowhere" })
+      ], { concurrency: 1 })
+      assert.deepStrictEqual(results.map((r) => Either.getOrThrow(r)), [null, null, null, null, mtimeNs, mtimeNs + 1_000_000_000n, null])
+      assert.isTrue(Fs.statSync(Path.join(rootB, "x/y/z")).isDirectory())
+      assert.strictEqual(Fs.statSync(Path.join(rootB, "x/y")).mode & 0o777, 0o750)
+      assert.strictEqual(mtimeOf(Path.join(rootB, "x/y/z")), mtimeNs)
+    }), 120_000)
+
+  it.scopedLive("a bad request in a batch is refused on its own ('..', an unknown or another device's location, the root); the others run", () =>
+    Effect.gen(function* () {
+      const a = yield* device
+      const b = yield* device
+      yield* pairBoth(a, b)
+      const rootA = yield* tempDir
+      const rootB = yield* tempDir
+      Testkit.writeTree(rootB, { "keep.txt": "keep", "gone.txt": "gone" })
+      const la = yield* addLocation(a, rootA)
+      const lb = yield* addLocation(b, rootB)
+      const answer = yield* RemoteOps.ask(a.node, b.node.peerId, {
+        op: "batch",
+        requests: [
+          { op: "ensureDirectory", location: lb.id, path: "first", mtimeNs: null, mode: null },
+          { op: "remove", location: lb.id, path: "../outside" },
+          { op: "remove", location: "00000000-0000-4000-8000-000000000000", path: "keep.txt" },
+          { op: "remove", location: la.id, path: "keep.txt" },
+          { op: "remove", location: lb.id, path: "" },
+          { op: "move", location: lb.id, path: "keep.txt", to: "" },
+          { op: "remove", location: lb.id, path: "gone.txt" },
+          { op: "directoryTime", location: lb.id, path: "first" },
+          { op: "verify", location: lb.id, path: "keep.txt", kind: 0, hash: "0".repeat(64), size: 4, linkTarget: null }
+        ]
+      })
+      const results = answer.results ?? []
+      assert.deepStrictEqual(results.map((r) => (r.ok ? "ok" : r.reason)), ["ok", "Refused", "Refused", "Refused", "Refused", "Refused", "ok", "ok", "ok"])
+      const messages = results.map((r) => (r.ok ? "" : r.message))
+      assert.match(messages[1]!, /\.\./)
+      assert.match(messages[2]!, /no location/)
+      assert.match(messages[3]!, /no location/, "A's own location is not B's to act on")
+      assert.match(messages[4]!, /location root/)
+      assert.match(messages[5]!, /location root/)
+      assert.strictEqual(results[7]!.ok && results[7]!.value, mtimeOf(Path.join(rootB, "first")).toString())
+      assert.deepStrictEqual(results[8], { ok: true, value: false })
+      assert.isTrue(Fs.statSync(Path.join(rootB, "first")).isDirectory())
+      assert.isFalse(Fs.existsSync(Path.join(rootB, "gone.txt")))
+      assert.lengthOf(yield* VersionStore.list(rootB, "gone.txt"), 1)
+      assert.strictEqual(Fs.readFileSync(Path.join(rootB, "keep.txt"), "utf8"), "keep")
+      // Through the route, each failure is a FileOpError on its own path.
+      const route = yield* on(a, RemoteRoute.make(b.node.peerId, lb.id))
+      const viaRoute = yield* FileRoute.runAll(route, "remote", [
+        FileRoute.RouteOp.Remove({ path: rel("") }),
+        FileRoute.RouteOp.EnsureDirectory({ path: rel("second"), mtimeNs: null, mode: null })
+      ], { concurrency: 1 })
+      assert.isTrue(Either.isLeft(viaRoute[0]!) && viaRoute[0].left.path === `${b.node.peerId}:`)
+      assert.isTrue(Either.isRight(viaRoute[1]!))
+      assert.isTrue(Fs.existsSync(Path.join(rootB, "second")))
+    }), 120_000)
+
+  it.scopedLive("a batch over the item limit, over the byte limit or with a request it may not carry is refused whole, nothing run", () =>
+    Effect.gen(function* () {
+      const a = yield* device
+      const b = yield* device
+      yield* pairBoth(a, b)
+      const rootB = yield* tempDir
+      const lb = yield* addLocation(b, rootB)
+      const mkdir = (path: string): RemoteOps.BatchItem => ({ op: "ensureDirectory", location: lb.id, path, mtimeNs: null, mode: null })
+      const ask = (requests: ReadonlyArray<unknown>) =>
+        Effect.flip(RemoteOps.ask(a.node, b.node.peerId, { op: "batch", requests: requests as ReadonlyArray<RemoteOps.BatchItem> }))
+
+      const tooMany = yield* ask(Array.from({ length: RemoteOps.MAX_BATCH_ITEMS + 1 }, (_, i) => mkdir(`many-${i}`)))
+      assert.match(String((tooMany.cause as Error).message), /malformed/)
+      // Each path within its own bound, together over 1 MiB: the client does not send it, and
+      // the server stops reading at the limit.
+      const long = (i: number) => mkdir(`long-${i}/${"€".repeat(4000)}`)
+      const tooBig = [mkdir("big-first"), ...Array.from({ length: 100 }, (_, i) => long(i))]
+      const bytes = Buffer.from(JSON.stringify({ op: "batch", requests: tooBig }))
+      assert.isAbove(bytes.byteLength, RemoteOps.MAX_MESSAGE_BYTES)
+      assert.match(String(((yield* ask(tooBig)).cause as Error).message), /over the limit/)
+      const sent = yield* Effect.scoped(Effect.gen(function* () {
+        const stream = yield* a.node.openStream(b.node.peerId, RemoteOps.PROTOCOL)
+        yield* Streams.write(stream, bytes)
+        yield* Streams.closeWrite(stream)
+        return yield* Streams.readAll(stream)
+      })).pipe(Effect.either)
+      assert.isTrue(Either.isLeft(sent) || sent.right.byteLength === 0, "no answer")
+      const nested = yield* ask([mkdir("nested-first"), { op: "batch", requests: [] }])
+      assert.match(String((nested.cause as Error).message), /malformed/)
+      const push = yield* ask([mkdir("push-first"), { op: "reindex", location: lb.id, path: "", directories: [] }])
+      assert.match(String((push.cause as Error).message), /malformed/)
+      assert.deepStrictEqual(Fs.readdirSync(rootB).filter((n) => !n.startsWith(".conduit")), [], "nothing ran")
+
+      // The client splits what it sends so that each request fits.
+      const parts = RemoteOps.splitBatch([...tooBig, ...Array.from({ length: 299 }, (_, i) => mkdir(`small-${i}`))])
+      assert.isAbove(parts.length, 2)
+      for (const part of parts) {
+        assert.isAtMost(part.length, RemoteOps.MAX_BATCH_ITEMS)
+        assert.isAtMost(Buffer.byteLength(JSON.stringify({ op: "batch", requests: part })), RemoteOps.MAX_MESSAGE_BYTES)
+      }
+      assert.strictEqual(parts.flat().length, 400)
+    }), 120_000)
+
+  it.scopedLive("the plan runner over a peer's route batches its operations and records a skip per failed one", () =>
+    Effect.gen(function* () {
+      const a = yield* device
+      const b = yield* device
+      yield* pairBoth(a, b)
+      const rootA = yield* tempDir
+      const rootB = yield* tempDir
+      Testkit.writeTree(rootB, { "blocked": "a file where a directory goes", "keep.txt": "keep", "old.txt": "old", "stale.txt": "stale" })
+      const lb = yield* addLocation(b, rootB)
+      const route = yield* on(a, RemoteRoute.make(b.node.peerId, lb.id))
+      // Only batches: a single remote operation would be a defect here.
+      let batches = 0
+      const single = () => Effect.dieMessage("a single remote operation")
+      const batchedOnly: FileRoute.FileRoute = {
+        ...route,
+        ensureDirectory: single,
+        writeSymlink: single,
+        setAttributes: single,
+        remove: single,
+        unlink: single,
+        move: single,
+        directoryTime: single,
+        runMany: (root, ops) => Effect.suspend(() => {
+          batches++
+          return route.runMany!(root, ops)
+        })
+      }
+      const directory = (mtime: bigint) => ({ kind: 1 as const, hash: null, size: 0, mtimeNs: mtime, mode: null, linkTarget: null })
+      const file = { kind: 0 as const, hash: null, size: 3, mtimeNs, mode: null, linkTarget: null }
+      const operations: ReadonlyArray<Plan.Operation> = [
+        { _tag: "Copy", from: "source", to: "target", path: rel("new/deep"), entry: directory(mtimeNs + 2n * 1_000_000_000n), replaces: null },
+        { _tag: "Copy", from: "source", to: "target", path: rel("new"), entry: directory(mtimeNs + 1_000_000_000n), replaces: null },
+        { _tag: "Copy", from: "source", to: "target", path: rel("blocked/sub"), entry: directory(mtimeNs), replaces: null },
+        { _tag: "Move", side: "target", from: rel("old.txt"), to: rel("new/renamed.txt"), entry: file },
+        { _tag: "Move", side: "target", from: rel("gone.txt"), to: rel("there.txt"), entry: file },
+        { _tag: "SetAttributes", side: "target", path: rel("keep.txt"), mtimeNs, mode: 0o600 },
+        { _tag: "SetAttributes", side: "target", path: rel("missing.txt"), mtimeNs, mode: null },
+        { _tag: "Delete", side: "target", path: rel("stale.txt"), entry: file, verifiedOn: null },
+        { _tag: "Delete", side: "target", path: rel(""), entry: directory(mtimeNs), verifiedOn: null }
+      ]
+      const plan: Plan.Plan = { mode: "mirror", operations, conflicts: [], summary: Plan.summarize(operations, []) }
+      const report = yield* on(a, LocalPlanRunner.run(plan, {
+        source: { root: rootA, dir: rel("") },
+        target: { root: "remote", dir: rel(""), route: batchedOnly }
+      }).pipe(Effect.provideService(Hasher.Hasher, Context.get(a.context as Context.Context<Hasher.Hasher>, Hasher.Hasher))))
+
+      assert.deepStrictEqual(
+        report.skipped.map((s) => [s.operation._tag, (s.operation as { path?: string }).path ?? (s.operation as Plan.Move).from, s.error.reason]),
+        [["Copy", "blocked/sub", "Io"], ["Move", "gone.txt", "SourceMissing"], ["SetAttributes", "missing.txt", "Io"], ["Delete", "", "Io"]]
+      )
+      assert.match(String((report.skipped[3]!.error.cause as Error).message), /location root/)
+      assert.deepStrictEqual([report.copied, report.moved, report.attributes, report.deleted], [2, 1, 1, 1])
+      assert.strictEqual(Fs.readFileSync(Path.join(rootB, "new/renamed.txt"), "utf8"), "old")
+      assert.strictEqual(mtimeOf(Path.join(rootB, "new/renamed.txt")), mtimeNs)
+      assert.strictEqual(Fs.statSync(Path.join(rootB, "keep.txt")).mode & 0o777, 0o600)
+      assert.isFalse(Fs.existsSync(Path.join(rootB, "stale.txt")))
+      // Directory times are set last (writing into `new` changed its time).
+      assert.strictEqual(mtimeOf(Path.join(rootB, "new")), mtimeNs + 1_000_000_000n)
+      assert.strictEqual(mtimeOf(Path.join(rootB, "new/deep")), mtimeNs + 2n * 1_000_000_000n)
+      // Times read, directories, moves, their attributes, attributes, deletes, times set.
+      assert.strictEqual(batches, 7)
     }), 120_000)
 })
