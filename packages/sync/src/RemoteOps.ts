@@ -145,7 +145,16 @@ export class RemoteOpsServer extends Context.Tag("@conduit/sync/RemoteOpsServer"
   readonly serve: Effect.Effect<void, TransportError.TransportError, Scope.Scope>
   /** Runs one request of `peerId` here (what `serve` does for each; exposed for tests). */
   readonly handle: (request: Request, peerId: string) => Effect.Effect<Answer>
+  /**
+   * Notes a file the transfer receiver verified and put in place here: the next `reindex` of
+   * its location takes this digest instead of reading the file again (if its size and time
+   * still match).
+   */
+  readonly received: (location: string, path: string, known: Indexer.KnownHash) => void
 }>() {}
+
+/** Received files remembered per location until a re-index uses them (bounded: beyond it, the oldest go). */
+const MAX_RECEIPTS = 500_000
 
 /** Builds the server. */
 export const makeServer: Effect.Effect<
@@ -244,7 +253,15 @@ export const makeServer: Effect.Effect<
             if (Either.isLeft(parsed)) return refused(parsed.left.message)
             directories.push(parsed.right)
           }
-          return yield* indexer.scan(location.id, { paths: directories, recursive: false, allowEmptyRoot: true }).pipe(
+          const knownHashes = receipts.get(request.location)
+          // Taken now: what arrives during the scan waits for the next one.
+          receipts.delete(request.location)
+          return yield* indexer.scan(location.id, {
+            paths: directories,
+            recursive: false,
+            allowEmptyRoot: true,
+            ...(knownHashes === undefined ? {} : { knownHashes })
+          }).pipe(
             Effect.as<Answer>({ ok: true }),
             Effect.catchAll((e) => Effect.succeed<Answer>({ ok: false, reason: "Io", message: e.message }))
           )
@@ -288,7 +305,20 @@ export const makeServer: Effect.Effect<
       yield* Streams.write(stream, encode(answer))
     }))
 
-  return RemoteOpsServer.of({ serve, handle })
+  const receipts = new Map<string, Map<string, Indexer.KnownHash>>()
+  let receiptCount = 0
+  const received = (location: string, path: string, known: Indexer.KnownHash) => {
+    if (receiptCount >= MAX_RECEIPTS) {
+      receipts.clear()
+      receiptCount = 0
+    }
+    let forLocation = receipts.get(location)
+    if (forLocation === undefined) receipts.set(location, (forLocation = new Map()))
+    forLocation.set(path, known)
+    receiptCount++
+  }
+
+  return RemoteOpsServer.of({ serve, handle, received })
 })
 
 /** The server, on the node and the index services. */

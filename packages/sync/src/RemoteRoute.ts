@@ -16,7 +16,7 @@ import { LibraryDatabase, Locations } from "@conduit/index"
 import { FileOpError, type FileRoute, VersionStore } from "@conduit/jobs"
 import { type BandwidthLimiter, Node, Transfer, TransferError } from "@conduit/transport"
 import { SqlClient } from "@effect/sql"
-import { Effect, Either } from "effect"
+import { Effect, Either, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as RemoteOps from "./RemoteOps.js"
@@ -166,6 +166,8 @@ export const receiverPolicy: Effect.Effect<
   const locations = yield* Locations.Locations
   const db = yield* LibraryDatabase.LibraryDatabase
   const sql = yield* SqlClient.SqlClient
+  // The remote-ops server, when this device runs one, re-indexes received files by their verified digest.
+  const server = yield* Effect.serviceOption(RemoteOps.RemoteOpsServer)
   const roots = new Map<string, string>()
 
   const rootOf = (location: string, path: string) =>
@@ -192,6 +194,12 @@ export const receiverPolicy: Effect.Effect<
           WHERE l.uuid = ${offer.location} AND e.hash = ${hash} AND e.tombstone = 0 AND e.kind = 0 LIMIT 1`
         return rows.length === 0 ? null : Path.join(root, rows[0]!.disk_path ?? rows[0]!.path)
       }).pipe(Effect.orElseSucceed(() => null)),
+    received: (result) =>
+      Effect.sync(() => {
+        if (!result.ok || Option.isNone(server)) return
+        const { offer } = result
+        server.value.received(offer.location, offer.path, { hash: offer.hash, size: offer.size, mtimeNs: offer.mtimeNs })
+      }),
     keep: (destination, offer) =>
       Effect.gen(function* () {
         const root = yield* rootOf(offer.location, offer.path)
