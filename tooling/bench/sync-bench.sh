@@ -26,6 +26,8 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+# shellcheck source=bench-lib.sh
+. "$HERE/bench-lib.sh"
 ROOT=${TMPDIR:-/tmp}/conduit-syncbench
 REPS=3; SCALE=1; PHASES=init,noop,change,inplace; TOOLS=rsync,unison,rclone; TIMEOUT=120
 VERSIONS=move-out
@@ -127,62 +129,6 @@ for ref in ("unison", "rclone"):
 EOF
 }
 
-# ------------------------------------------------------------------ contention (top samples)
-contention() {  # $1 top samples  $2 harness stderr  $3 ROOT
-  python3 - "$@" <<'EOF'
-import re, sys
-samples, cur = [], None
-def secs(hms):
-    h, m, s = (int(x) for x in hms.split(":"))
-    return h * 3600 + m * 60 + s
-for line in open(sys.argv[1], errors="replace"):
-    if line.startswith("== "):
-        cur = {"t": secs(line.split()[1]), "other": 0.0, "who": {}}
-        samples.append(cur)
-    elif cur is not None:
-        f = line.split(None, 11)
-        if len(f) < 12:
-            continue
-        cpu, cmd = float(f[8]), f[11].strip()
-        # ours: everything naming the scratch root (tools, time, timeout, gen.py, cp), top
-        # itself and kernel threads ([kworker…]: also the writeback of our own I/O)
-        if sys.argv[3] in cmd or cmd.startswith("[") or cmd.startswith("top ") or cmd in ("sync", "top"):
-            continue
-        cur["other"] += cpu
-        key = " ".join(cmd.split()[:3])[:90]
-        cur["who"][key] = cur["who"].get(key, 0) + cpu
-if len(samples) > 1:
-    samples = samples[1:]  # top's first sample averages since boot
-marks = []
-for line in open(sys.argv[2], errors="replace"):
-    m = re.match(r"\[(\d\d:\d\d:\d\d)\] (\S+) (\S+) rep (\d+)$", line.strip())
-    if m:
-        marks.append((secs(m.group(1)), "%s %s rep %s" % (m.group(2), m.group(3), m.group(4))))
-    m = re.match(r"\[(\d\d:\d\d:\d\d)\] raw rows:", line.strip())
-    if m:
-        marks.append((secs(m.group(1)), None))
-busy = [x for x in samples if x["other"] >= 25]
-print("\n== contention: %d of %d top samples (every 5 s) show other processes at >= 25 %% of a core "
-      "(2 CPUs = 200 %%) ==" % (len(busy), len(samples)))
-for i, (t0, name) in enumerate(marks):
-    if name is None:
-        continue
-    t1 = marks[i + 1][0] if i + 1 < len(marks) else t0 + 10 ** 6
-    inside = [x for x in samples if t0 <= x["t"] < t1]
-    hot = [x for x in inside if x["other"] >= 25]
-    if hot:
-        who = {}
-        for x in hot:
-            for k, v in x["who"].items():
-                who[k] = who.get(k, 0) + v
-        top = sorted(who.items(), key=lambda kv: -kv[1])[:2]
-        print("  %-28s %d/%d samples busy, max other %.0f %%: %s" % (name, len(hot), len(inside),
-              max(x["other"] for x in hot), "; ".join(k for k, _ in top)))
-if not busy:
-    print("  none: the machine was quiet apart from the benchmark")
-EOF
-}
-
 if [ -n "$SUMMARY" ]; then targets "$SUMMARY"; exit $?; fi
 
 # ------------------------------------------------------------------ checks
@@ -200,34 +146,20 @@ ROOT=$(cd "$ROOT" && pwd)
 OUTTSV=$RES/sync-$STAMP.local.tsv
 OUTTXT=$RES/sync-$STAMP.local.txt
 LOADLOG=$RES/sync-$STAMP.local.load.log
-# The CLI is the launcher (main.js) and the bundle it runs (cli.cjs) beside it.
-BUNDLE=$(dirname "$CLI")/cli.cjs
-cli_sum() { cat "$1" "$(dirname "$1")/cli.cjs" 2>/dev/null | sha256sum | cut -c1-12; }
-cli_id() { echo "$(cli_sum "$CLI") built $(date -u -r "$BUNDLE" +%Y-%m-%dT%H:%MZ 2>/dev/null || date -u -r "$CLI" +%Y-%m-%dT%H:%MZ)"; }
-CLI_AT_START=$(cli_id)
-
+# The CLI is the launcher (main.js) and the bundle it runs (cli.cjs) beside it; bench-lib.sh.
 RUNCLI=$CLI
 if [ "$SNAPSHOT" = 1 ]; then
   # the bundle loads better-sqlite3, blake3 and @parcel/watcher from node_modules next to it
-  rm -rf "$ROOT/cli"; mkdir -p "$ROOT/cli"
-  cp "$CLI" "$ROOT/cli/main.js"
-  [ -f "$BUNDLE" ] && cp "$BUNDLE" "$ROOT/cli/cli.cjs"
-  echo '{"type":"module"}' > "$ROOT/cli/package.json"
-  ln -s "$(cd "$(dirname "$CLI")/.." && pwd)/node_modules" "$ROOT/cli/node_modules"
-  RUNCLI=$ROOT/cli/main.js
-  [ "$(cli_sum "$RUNCLI")" = "$(cli_sum "$CLI")" ] || die "the CLI changed while it was copied; try again"
+  RUNCLI=$(bench_snapshot_cli "$CLI" "$ROOT/cli") || die "could not copy the CLI to $ROOT/cli"
 fi
-CLI_RUN_ID="$(cli_sum "$RUNCLI")"
+CLI_RUN_ID="$(bench_cli_sum "$RUNCLI")"
+CLI_AT_START=$(bench_cli_id "$CLI")  # after the copy: the run's reference for "rebuilt during the run"
+[ "${CLI_AT_START%% *}" = "$CLI_RUN_ID" ] || die "the CLI changed while it was copied; try again"
 
 TEMPLATE="CONDUIT_HOME={state}/home CONDUIT_CLI=$RUNCLI CONDUIT_BENCH_VERSIONS=$VERSIONS $HERE/conduit-tool.sh {src} {dst} {phase} {excludes}"
 
-# load sampler: `top` every 5 s (batch mode, full command lines), processes at >= 5 % CPU. Used
-# afterwards to report what else ran during each tool's repetitions (light, untimed).
-top -b -c -d 5 -w 400 2>/dev/null > >(awk '
-  /^top - /{print "== " $3 " load " $(NF-2) " " $(NF-1) " " $NF; fflush(); hdr=1; next}
-  /^ *PID /{hdr=0; next}
-  hdr==0 && NF >= 12 && $9+0 >= 5 {print; fflush()}' > "$LOADLOG") &
-SAMPLER=$!
+# load sampler (bench-lib.sh): what else ran during each tool's repetitions
+bench_start_sampler "$LOADLOG"; SAMPLER=$BENCH_SAMPLER
 trap 'kill "$SAMPLER" 2>/dev/null' EXIT
 
 {
@@ -257,8 +189,8 @@ RAWF=$(sed -n 's/.*raw rows: //p' "$RES/sync-$STAMP.local.stderr.log" | tail -1)
   targets "$OUTTSV"
   echo
   echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg); top samples: $LOADLOG"
-  contention "$LOADLOG" "$RES/sync-$STAMP.local.stderr.log" "$ROOT"
-  CLI_AT_END=$(cli_id)
+  bench_contention "$LOADLOG" "$RES/sync-$STAMP.local.stderr.log" "$ROOT"
+  CLI_AT_END=$(bench_cli_id "$CLI")
   if [ "$CLI_AT_END" != "$CLI_AT_START" ]; then
     if [ "$SNAPSHOT" = 1 ]; then echo "# note: $CLI was rebuilt during the run ($CLI_AT_END); the run used the snapshot $CLI_RUN_ID"
     else echo "# WARNING: the CLI changed during the run ($CLI_AT_START -> $CLI_AT_END)"; fi
