@@ -94,7 +94,7 @@ export const make: Effect.Effect<IndexStore["Type"], never, SqlClient.SqlClient 
 
   const byHash = (hash: Ids.ContentHash) =>
     lib(sql<EntryRow & { location_uuid: string }>`SELECT e.*, l.uuid AS location_uuid FROM entries e
-      JOIN locations l ON l.id = e.location_id
+      JOIN locations l ON l.id = +e.location_id
       WHERE e.hash = ${hash} AND e.tombstone = 0 AND e.kind = 0 AND l.device_id = ${db.self.rowId}`).pipe(
       Effect.map((rows) => rows.map((row) => ({ location: row.location_uuid as Ids.LocationId, entry: toEntry(row, row.location_uuid as Ids.LocationId) }))),
       Effect.withSpan("IndexStore.byHash")

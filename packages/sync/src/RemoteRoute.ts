@@ -189,8 +189,9 @@ export const receiverPolicy: Effect.Effect<
       Effect.gen(function* () {
         const root = yield* Effect.orElseSucceed(rootOf(offer.location, offer.path), () => null)
         if (root === null) return null
+        // `+e.location_id`: look the hash up in its index; by location SQLite would read every entry of it.
         const rows = yield* sql<{ path: string; disk_path: string | null }>`SELECT e.path, e.disk_path FROM entries e
-          JOIN locations l ON l.id = e.location_id
+          JOIN locations l ON l.id = +e.location_id
           WHERE l.uuid = ${offer.location} AND e.hash = ${hash} AND e.tombstone = 0 AND e.kind = 0 LIMIT 1`
         return rows.length === 0 ? null : Path.join(root, rows[0]!.disk_path ?? rows[0]!.path)
       }).pipe(Effect.orElseSucceed(() => null)),
