@@ -21,7 +21,9 @@ const peerJson = (p: ControlApi.Peer) => ({
   name: p.name,
   addresses: p.addresses,
   pairedAt: p.pairedAt,
-  revoked: p.revoked
+  revoked: p.revoked,
+  connected: p.connected ?? null,
+  lastError: p.lastError ?? null
 })
 
 const add = Command.make("add", {
@@ -57,7 +59,13 @@ const list = Command.make("list", { json: Output.json }, (args) =>
     yield* Effect.forEach(
       Format.table([
         ["PEER ID", "NAME", "STATUS", "PAIRED", "ADDRESSES"],
-        ...peers.map((p) => [p.peerId, p.name, p.revoked ? "revoked" : "paired", Format.localTime(new Date(p.pairedAt)), p.addresses.join(" ")])
+        ...peers.map((p) => [
+          p.peerId,
+          p.name,
+          p.revoked ? "revoked" : p.connected === true ? "connected" : p.connected === false ? "unreachable" : "paired",
+          Format.localTime(new Date(p.pairedAt)),
+          p.addresses.join(" ")
+        ])
       ]),
       Output.line,
       { discard: true }

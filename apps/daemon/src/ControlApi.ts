@@ -58,7 +58,11 @@ export class Peer extends Schema.Class<Peer>("Peer")({
   addresses: Schema.Array(Schema.String),
   /** When it was (last) paired, ISO 8601. */
   pairedAt: Schema.String,
-  revoked: Schema.Boolean
+  revoked: Schema.Boolean,
+  /** Whether the daemon has a connection to it now (the daemon redials paired peers with backoff). */
+  connected: Schema.optional(Schema.Boolean),
+  /** Why the last attempt to reach it failed, while it is unreachable. */
+  lastError: Schema.optional(Schema.NullOr(Schema.String))
 }) {}
 
 /** The body of `POST /v1/peers`. */

@@ -11,7 +11,7 @@
 import { LibraryDatabase } from "@conduit/index"
 import { Conduits } from "@conduit/sync"
 import { PeerReplication } from "@conduit/sync/peers"
-import { Node, Pairing } from "@conduit/transport"
+import { Node, Pairing, PeerKeeper } from "@conduit/transport"
 import { HttpApiBuilder, HttpApiError, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer, Redacted } from "effect"
@@ -63,8 +63,15 @@ const answer = <A, R>(effect: Effect.Effect<A, Described, R>) => Effect.mapError
 const library = <A, R>(effect: Effect.Effect<A, Described, R>) =>
   Effect.mapError(effect, (e) => new ControlApi.DaemonFailure(fields(e)))
 
-const toPeer = (p: Pairing.PairedPeer) =>
-  new ControlApi.Peer({ peerId: p.peerId, name: p.name, addresses: p.addresses, pairedAt: p.pairedAt.toISOString(), revoked: p.revoked })
+const toPeer = (p: Pairing.PairedPeer, state?: PeerKeeper.PeerState) =>
+  new ControlApi.Peer({
+    peerId: p.peerId,
+    name: p.name,
+    addresses: p.addresses,
+    pairedAt: p.pairedAt.toISOString(),
+    revoked: p.revoked,
+    ...(state === undefined ? {} : { connected: state.connected, lastError: state.lastError })
+  })
 
 // -- handlers --------------------------------------------------------------------------------
 
@@ -100,6 +107,7 @@ const PeersHandlers = HttpApiBuilder.group(ControlApi.Api, "peers", (handlers) =
   Effect.gen(function* () {
     const pairing = yield* Pairing.Pairing
     const replication = yield* PeerReplication.PeerReplication
+    const keeper = yield* PeerKeeper.PeerKeeper
 
     /** The paired, not revoked, peer named by a request. */
     const paired = (peerId: string) =>
@@ -109,11 +117,16 @@ const PeersHandlers = HttpApiBuilder.group(ControlApi.Api, "peers", (handlers) =
           : Effect.succeed(peer))
 
     return handlers
-      .handle("list", () => library(Effect.map(pairing.list, (peers) => ({ peers: peers.map(toPeer) }))))
+      .handle("list", () =>
+        library(Effect.gen(function* () {
+          const peers = yield* pairing.list
+          const states = yield* keeper.status
+          return { peers: peers.map((p) => toPeer(p, states.find((s) => s.peerId === p.peerId))) }
+        })))
       .handle("pair", ({ payload }) =>
         answer(Effect.map(
           pairing.pair(payload.peerId, payload.addresses, payload.name ?? `peer ${payload.peerId.slice(-8)}`),
-          toPeer
+          (p) => toPeer(p)
         )).pipe(Effect.tap((p) => Effect.logInfo(`paired with ${p.peerId} (${p.name})`))))
       .handle("revoke", ({ path }) =>
         answer(Effect.map(pairing.revoke(path.peerId), toPeer)).pipe(Effect.tap((p) => Effect.logInfo(`revoked ${p.peerId}`))))

@@ -22,7 +22,7 @@ import { LibrarySync } from "@conduit/library-sync"
 import type { ModeRegistry } from "@conduit/resolver"
 import { Conduits } from "@conduit/sync"
 import { PeerLinkLive, PeerReplication, RemoteOps, RemoteRoute } from "@conduit/sync/peers"
-import { Node, Transfer, type TransportError, TransportLive } from "@conduit/transport"
+import { Node, PeerKeeper, Transfer, type TransportError, TransportLive } from "@conduit/transport"
 import type { DeviceIdentity } from "@conduit/transport"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { Effect, Layer } from "effect"
@@ -103,7 +103,11 @@ export const layer = (options: DaemonOptions): Layer.Layer<
     Layer.provideMerge(library)
   )
   const server = ControlServer.serverLayer(options.apiPort)
-  const workers = Layer.mergeAll(ReplicationServer, PeerFilesServer, ResumeJobs, ControlServer.layer).pipe(Layer.provideMerge(server))
+  const workers = Layer.mergeAll(ReplicationServer, PeerFilesServer, ResumeJobs, ControlServer.layer).pipe(
+    Layer.provideMerge(server),
+    // Paired peers are redialled with backoff while they are unreachable.
+    Layer.provideMerge(PeerKeeper.layer())
+  )
   return Announce.pipe(
     Layer.provide(workers),
     Layer.provide(services),
