@@ -27,6 +27,7 @@ import type { DeviceIdentity } from "@conduit/transport"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { Effect, Layer } from "effect"
 import * as ControlServer from "./ControlServer.js"
+import * as DaemonFiles from "./DaemonFiles.js"
 import type { DaemonError } from "./DaemonError.js"
 import * as Lifecycle from "./Lifecycle.js"
 
@@ -81,6 +82,7 @@ export const Announce = Layer.scopedDiscard(
     const node = yield* Node.Node
     const api = yield* ControlServer.url
     const addresses = yield* node.addresses
+    yield* DaemonFiles.writeListen(lifecycle.home, addresses)
     yield* lifecycle.announce({ api, peerId: node.peerId, addresses })
     yield* Effect.logInfo(`conduitd ${lifecycle.version} (pid ${process.pid}) ready: control API ${api}, peer ${node.peerId}, listening on ${addresses.join(" ")}`)
   })
@@ -92,7 +94,11 @@ export const layer = (options: DaemonOptions): Layer.Layer<
   DaemonError | Errors.LibraryError | Errors.HashError | ModeRegistry.ModeError | DeviceIdentity.IdentityError | TransportError.TransportError | ServeError
 > => {
   const library = IndexLive.layer({ home: options.home })
-  const transport = TransportLive.layer(options.listen.length === 0 ? {} : { listen: options.listen })
+  // Without --listen, the ports of last time (peers were given them), else any free ones.
+  const remembered = options.listen.length === 0 ? DaemonFiles.readListenSync(options.home) : null
+  const transport = remembered !== null
+    ? TransportLive.layer({ listen: remembered }).pipe(Layer.orElse(() => TransportLive.layer({})))
+    : TransportLive.layer(options.listen.length === 0 ? {} : { listen: options.listen })
   // Conduits get the peer link, so a conduit with a paired device's endpoint runs here.
   const peers = Layer.mergeAll(PeerReplication.layer, Transfer.layer)
   const conduits = Conduits.layer.pipe(Layer.provide(PeerLinkLive.layer))

@@ -28,6 +28,12 @@ export const TOKEN_FILE = "daemon.token"
 /** Where `conduit daemon start` sends the daemon's stdout and stderr, in the home directory. */
 export const LOG_FILE = "daemon.log"
 
+/**
+ * The addresses the node listened on last time (ports included): a restart without `--listen`
+ * takes the same ports again, so paired devices reach it at the addresses they were given.
+ */
+export const LISTEN_FILE = "listen.json"
+
 /** Owner read and write only: the token lets anyone who reads it drive the daemon. */
 export const FILE_MODE = 0o600
 
@@ -54,8 +60,28 @@ export type DaemonInfo = typeof DaemonInfo.Type
 export const paths = (home: string) => ({
   info: Path.join(home, INFO_FILE),
   token: Path.join(home, TOKEN_FILE),
-  log: Path.join(home, LOG_FILE)
+  log: Path.join(home, LOG_FILE),
+  listen: Path.join(home, LISTEN_FILE)
 })
+
+const decodeListen = Schema.decodeUnknownEither(Schema.parseJson(Schema.Array(Schema.String.pipe(Schema.maxLength(512))).pipe(Schema.maxItems(16))))
+
+/** The listen addresses remembered in `home`, or null (none yet, or not readable: the defaults then). */
+export const readListenSync = (home: string): ReadonlyArray<string> | null => {
+  const text = readSmall(paths(home).listen)
+  if (text === null) return null
+  const decoded = decodeListen(text)
+  return Either.isRight(decoded) && decoded.right.length > 0 ? decoded.right : null
+}
+
+/** Remembers the addresses the node listens on (without their `/p2p/<peer id>` part). */
+export const writeListen = (home: string, addresses: ReadonlyArray<string>): Effect.Effect<void> =>
+  Effect.ignore(Effect.try(() => {
+    const bare = addresses.map((a) => a.replace(/\/p2p\/[^/]+$/, ""))
+    const temp = `${paths(home).listen}.${process.pid}.tmp`
+    Fs.writeFileSync(temp, JSON.stringify(bare), { mode: FILE_MODE })
+    Fs.renameSync(temp, paths(home).listen)
+  }))
 
 /** What `daemon.json` says: nothing there, something that is not a state file (yet), or the state. */
 export type InfoRead =
