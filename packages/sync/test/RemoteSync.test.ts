@@ -13,12 +13,12 @@ import { LibrarySync } from "@conduit/library-sync"
 import { IndexDiff, Modes, Plan, Planner } from "@conduit/resolver"
 import * as Testkit from "@conduit/testkit"
 import { Node, Pairing, Streams, Transfer, TransportLive } from "@conduit/transport"
-import { Chunk, Context, Effect, Either, Layer, Stream } from "effect"
+import { Chunk, Context, Effect, Either, Layer, type Scope, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert } from "vitest"
-import { Conduits, LocalPlanRunner } from "../src/index.js"
+import { Conduits, LocalPlanRunner, PeerLink } from "../src/index.js"
 import { PeerLinkLive, PeerReplication, RemoteOps, RemoteRoute } from "../src/peers.js"
 
 const tempDir = Testkit.tempDir("conduit-remote-")
@@ -197,6 +197,30 @@ describe("sync across devices", () => {
       assert.deepStrictEqual(files(Path.join(rootB, "backup")), files(rootA))
       assert.lengthOf(yield* VersionStore.list(rootA, "d2/f2.txt"), 1, "A's replaced copy is a version on A")
     }), 120_000)
+
+  it.scopedLive("a run refuses to start while the peer's replica here is behind (PeerBehind): nothing is planned or written", () =>
+    Effect.gen(function* () {
+      const rootA = yield* tempDir
+      const rootB = yield* tempDir
+      Testkit.writeTree(rootA, { "a.txt": "on A" })
+      const { a, b, conduits } = yield* pairedWithIndex((b) => addLocation(b, rootB))
+      const conduit = yield* conduits.create(rootA, { peer: b.node.peerId, path: rootB }, { mode: "mirror" })
+      // The same library, with a link whose gate stays shut: the replica never catches up.
+      const refreshed: Array<string> = []
+      const behind = PeerLink.PeerLink.of({
+        refresh: (peerId) => Effect.sync(() => void refreshed.push(peerId)).pipe(Effect.as(false)),
+        route: () => Effect.die("no route may be asked for while the replica is behind"),
+        reindex: () => Effect.die("nothing to re-index")
+      })
+      const gated = yield* (Layer.build(Conduits.layer.pipe(Layer.provide(Layer.succeed(PeerLink.PeerLink, behind)))).pipe(
+        Effect.provide(a.context as Context.Context<never>)
+      ) as Effect.Effect<Context.Context<Conduits.Conduits>, unknown, Scope.Scope>)
+      const refused = yield* Effect.flip(Context.get(gated, Conduits.Conduits).run(conduit.id))
+      assert.strictEqual(refused._tag, "SyncError")
+      assert.strictEqual((refused as { reason?: string }).reason, "PeerBehind")
+      assert.deepStrictEqual(refreshed, [b.node.peerId])
+      assert.deepStrictEqual(Fs.readdirSync(rootB), [], "nothing was written to B")
+    }), 60_000)
 
   it.scopedLive("a conduit's bandwidth limit holds a 10-second push to the peer within 10 % of its rate", () =>
     Effect.gen(function* () {
