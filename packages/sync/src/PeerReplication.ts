@@ -17,13 +17,20 @@ import { LibraryDatabase } from "@conduit/index"
 import { LibrarySync, constants as LibrarySyncConstants, PeerChannel, ReplicationError } from "@conduit/library-sync"
 import { Node, Streams, TransportError } from "@conduit/transport"
 import { SqlClient } from "@effect/sql"
-import { Context, Effect, Layer, Schema, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Schema, type Scope } from "effect"
 
 /** The protocol that tells a paired peer which device this is. */
 export const DEVICE_PROTOCOL = "/conduit/device/1.0.0"
 
 /** The most bytes a device answer may take. */
 const MAX_DEVICE_ANSWER_BYTES = 1024
+
+/**
+ * How long asking a peer which device it is may take, stream included: the answer is a few
+ * dozen bytes a paired peer writes at once. A peer that never answers must not hold a pull, or
+ * the library sync session it opened, forever.
+ */
+const DEVICE_ANSWER_TIMEOUT = Duration.seconds(10)
 
 /** A device's answer to `DEVICE_PROTOCOL`. */
 const DeviceAnswer = Schema.Struct({
@@ -137,9 +144,16 @@ export const make: Effect.Effect<
 
   const ask = (peerId: string) =>
     Effect.scoped(Effect.gen(function* () {
-      const stream = yield* node.openStream(peerId, DEVICE_PROTOCOL)
-      yield* Streams.closeWrite(stream)
-      const bytes = yield* Streams.readAll(stream, { maxBytes: MAX_DEVICE_ANSWER_BYTES })
+      const bytes = yield* Effect.gen(function* () {
+        const stream = yield* node.openStream(peerId, DEVICE_PROTOCOL)
+        yield* Streams.closeWrite(stream)
+        return yield* Streams.readAll(stream, { maxBytes: MAX_DEVICE_ANSWER_BYTES })
+      }).pipe(
+        Effect.timeoutFail({
+          duration: DEVICE_ANSWER_TIMEOUT,
+          onTimeout: () => new PeerReplicationError({ reason: "BadAnswer", peerId, detail: `no answer within ${Duration.format(DEVICE_ANSWER_TIMEOUT)}` })
+        })
+      )
       const answer = yield* Effect.try(() => JSON.parse(Buffer.from(bytes).toString("utf8")) as unknown).pipe(
         Effect.flatMap(Schema.decodeUnknown(DeviceAnswer)),
         Effect.mapError((e) => new PeerReplicationError({ reason: "BadAnswer", peerId, detail: String(e) }))

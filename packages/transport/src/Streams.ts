@@ -51,6 +51,12 @@ export interface ReadOptions {
 /**
  * Reads everything the peer sends until it closes its writing end, up to `maxBytes`. Fails
  * with `Stream` if the stream is reset or aborted before the end.
+ *
+ * The end is read from the stream's state as well as waited for: when a peer answers and
+ * closes at once, its bytes and its end can arrive while the protocol is still being
+ * negotiated. libp2p then emits 'end' (and, once this side closed too, 'close') before the
+ * negotiation hands the bytes it read ahead back to the stream, so a reader waiting for those
+ * events after taking the bytes would wait forever.
  */
 export const readAll = (stream: Stream, options: ReadOptions = {}): Effect.Effect<Uint8Array, TransportError> =>
   Effect.async<Uint8Array, TransportError>((resume) => {
@@ -73,6 +79,9 @@ export const readAll = (stream: Stream, options: ReadOptions = {}): Effect.Effec
       const all = Buffer.concat(chunks, size)
       return Effect.succeed(new Uint8Array(all.buffer, all.byteOffset, all.byteLength))
     }
+    /** Nothing more will be delivered: the peer closed its writing end (or this side its reading end) and nothing is buffered. */
+    const finished = () =>
+      stream.readBufferLength === 0 && (stream.readableEnded || stream.remoteWriteStatus === "closed" || stream.readStatus === "closed")
     const onMessage = (event: StreamMessageEvent) => {
       // A copy: the transport may reuse the buffer it handed over.
       const data = event.data instanceof Uint8Array ? event.data.slice() : event.data.subarray()
@@ -83,6 +92,8 @@ export const readAll = (stream: Stream, options: ReadOptions = {}): Effect.Effec
         return
       }
       chunks.push(data)
+      // The last bytes of a peer that already ended: 'end' and 'close' may be past.
+      if (finished()) settle(collected())
     }
     const onEnd = () => settle(collected())
     const onClose = (event: StreamCloseEvent) =>
@@ -91,7 +102,7 @@ export const readAll = (stream: Stream, options: ReadOptions = {}): Effect.Effec
       settle(Effect.fail(streamError(stream, new Error(`the stream was ${stream.status}`))))
       return
     }
-    if (stream.readableEnded && stream.readBufferLength === 0) {
+    if (finished()) {
       settle(collected())
       return
     }
