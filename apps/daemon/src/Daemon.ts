@@ -20,7 +20,7 @@ import { IndexLive } from "@conduit/index"
 import { JobRuntime } from "@conduit/jobs"
 import { LibrarySync } from "@conduit/library-sync"
 import type { ModeRegistry } from "@conduit/resolver"
-import { Conduits } from "@conduit/sync"
+import { Conduits, Scheduler } from "@conduit/sync"
 import { PeerLinkLive, PeerReplication, RemoteOps, RemoteRoute } from "@conduit/sync/peers"
 import { Node, PeerKeeper, Transfer, type TransportError, TransportLive } from "@conduit/transport"
 import type { DeviceIdentity } from "@conduit/transport"
@@ -101,7 +101,7 @@ export const layer = (options: DaemonOptions): Layer.Layer<
     : TransportLive.layer(options.listen.length === 0 ? {} : { listen: options.listen })
   // Conduits get the peer link, so a conduit with a paired device's endpoint runs here.
   const peers = Layer.mergeAll(PeerReplication.layer, Transfer.layer)
-  const conduits = Conduits.layer.pipe(Layer.provide(PeerLinkLive.layer))
+  const conduits = Conduits.layer.pipe(Layer.provideMerge(PeerLinkLive.layer))
   const services = Layer.mergeAll(conduits, RemoteOps.serverLayer).pipe(
     Layer.provideMerge(peers),
     Layer.provideMerge(LibrarySync.layer),
@@ -109,7 +109,8 @@ export const layer = (options: DaemonOptions): Layer.Layer<
     Layer.provideMerge(library)
   )
   const server = ControlServer.serverLayer(options.apiPort)
-  const workers = Layer.mergeAll(ReplicationServer, PeerFilesServer, ResumeJobs, ControlServer.layer).pipe(
+  // The scheduler runs conduits by their schedule and keeps every local location watched.
+  const workers = Layer.mergeAll(ReplicationServer, PeerFilesServer, ResumeJobs, ControlServer.layer, Scheduler.layer()).pipe(
     Layer.provideMerge(server),
     // Paired peers are redialled with backoff while they are unreachable.
     Layer.provideMerge(PeerKeeper.layer())

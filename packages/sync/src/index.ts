@@ -5,8 +5,10 @@
  *
  * @since 0.1.0
  */
+export * as ConduitSchedule from "./ConduitSchedule.js"
 export * as Conduits from "./Conduits.js"
 export * as DirectorySync from "./DirectorySync.js"
 export * as LocalPlanRunner from "./LocalPlanRunner.js"
 export * as PeerLink from "./PeerLink.js"
+export * as Scheduler from "./Scheduler.js"
 export * as SyncError from "./SyncError.js"
