@@ -112,17 +112,27 @@ const run = async (a: Device, id: string) => {
   return ran
 }
 
+/**
+ * Both workloads in A's `name`, an empty `name` on B as a location of B, B's index pulled into
+ * A, and a conduit of `mode` between them.
+ */
+const conduitOverWorkloads = async (name: string, mode: string) => {
+  const { a, b, peerB } = await pairedDaemons()
+  const here = Path.join(a.work, name)
+  manySmall(here)
+  large(here)
+  const there = Path.join(b.work, name)
+  Fs.mkdirSync(there)
+  assert.strictEqual((await b.conduit("location", "add", there)).code, 0)
+  assert.strictEqual((await a.conduit("peer", "pull", peerB)).code, 0)
+  const made = (await a.json<{ conduit: { id: string } }>(0, "conduit", "create", here, `bee:${there}`, "--mode", mode)).conduit
+  return { a, b, here, there, id: made.id }
+}
+
 describe("two daemons on the benchmark workloads", () => {
   it("mirror A→B: many small files and large files arrive whole; edits on A follow; an edit on B is replaced and kept", async () => {
-    const { a, b, peerB } = await pairedDaemons()
-    const source = Path.join(a.work, "src")
-    manySmall(source)
-    large(source)
-    const target = Path.join(b.work, "mirror")
-    Fs.mkdirSync(target)
-    assert.strictEqual((await b.conduit("location", "add", target)).code, 0)
-    assert.strictEqual((await a.conduit("peer", "pull", peerB)).code, 0)
-    const made = (await a.json<{ conduit: { id: string } }>(0, "conduit", "create", source, `bee:${target}`, "--mode", "mirror")).conduit
+    const { a, b, here: source, there: target, id } = await conduitOverWorkloads("mirror", "mirror")
+    const made = { id }
     const first = await run(a, made.id)
     assert.strictEqual(first.copied, 2002 + 144, "2,002 files and their 144 directories")
     assertConverged(source, target, 2002)
@@ -143,15 +153,8 @@ describe("two daemons on the benchmark workloads", () => {
   }, 240_000)
 
   it("bidirectional: edits on both sides (small and large files, new, deleted) converge both ways", async () => {
-    const { a, b, peerB } = await pairedDaemons()
-    const here = Path.join(a.work, "two")
-    manySmall(here)
-    large(here)
-    const there = Path.join(b.work, "two")
-    Fs.mkdirSync(there)
-    assert.strictEqual((await b.conduit("location", "add", there)).code, 0)
-    assert.strictEqual((await a.conduit("peer", "pull", peerB)).code, 0)
-    const made = (await a.json<{ conduit: { id: string } }>(0, "conduit", "create", here, `bee:${there}`, "--mode", "bidirectional")).conduit
+    const { a, b, here, there, id } = await conduitOverWorkloads("two", "bidirectional")
+    const made = { id }
     await run(a, made.id)
     assertConverged(here, there, 2002)
 

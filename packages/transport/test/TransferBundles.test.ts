@@ -10,18 +10,7 @@ import * as Path from "node:path"
 import { assert } from "vitest"
 import { constants, type Transfer } from "../src/index.js"
 import { bytes } from "./support.js"
-import { allFiles, awaitResults, blake3, expectMessage, LOCATION, pair, policyFor, rawSession, sameBytes, writeFile } from "./transferSupport.js"
-
-/** The session ends: the raw peer reads until the stream closes, returning the refusal if one came. */
-const refusal = (raw: { readonly next: Effect.Effect<{ readonly _tag: string } | null, unknown> }) =>
-  Effect.gen(function* () {
-    let refused: { readonly _tag: string; readonly reason?: string } | null = null
-    for (;;) {
-      const message = yield* Effect.orElseSucceed(raw.next, () => null)
-      if (message === null) return refused
-      if (message._tag === "Refused") refused = message
-    }
-  })
+import { allFiles, awaitResults, blake3, expectMessage, LOCATION, pair, policyFor, rawSession, refusal, sameBytes, writeFile } from "./transferSupport.js"
 
 const fileOf = (path: string, data: Uint8Array, over: Record<string, unknown> = {}) => ({
   location: LOCATION,

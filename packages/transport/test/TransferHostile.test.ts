@@ -8,20 +8,9 @@ import * as Frames from "../src/internal/frames.js"
 import * as Protocol from "../src/internal/transferProtocol.js"
 import { constants, type Transfer } from "../src/index.js"
 import { bytes } from "./support.js"
-import { allFiles, awaitResults, blake3, expectMessage, LOCATION, offerOf, pair, policyFor, rawSession, writeFile } from "./transferSupport.js"
+import { allFiles, awaitResults, blake3, expectMessage, LOCATION, offerOf, pair, policyFor, rawSession, refusal, writeFile } from "./transferSupport.js"
 
 const BLOCK = 64 * 1024
-
-/** The session ends: the raw peer reads until the stream closes, returning the refusal if one came. */
-const refusal = (raw: { readonly next: Effect.Effect<{ readonly _tag: string } | null, unknown> }) =>
-  Effect.gen(function* () {
-    let refused: { readonly _tag: string; readonly reason?: string } | null = null
-    for (;;) {
-      const message = yield* Effect.orElseSucceed(raw.next, () => null)
-      if (message === null) return refused
-      if (message._tag === "Refused") refused = message
-    }
-  })
 
 describe("Transfer against a hostile or broken peer", () => {
   it.scopedLive("a path with '..', an absolute path, a non-NFC path are refused as Malformed; nothing is written", () =>

@@ -151,3 +151,14 @@ export const expectMessage = <T extends Protocol.Message["_tag"]>(raw: RawSessio
       return message as Extract<Protocol.Message, { _tag: T }>
     }
   })
+
+/** The session ends: the raw peer reads until the stream closes, returning the refusal if one came. */
+export const refusal = (raw: { readonly next: Effect.Effect<{ readonly _tag: string } | null, unknown> }) =>
+  Effect.gen(function* () {
+    let refused: { readonly _tag: string; readonly reason?: string } | null = null
+    for (;;) {
+      const message = yield* Effect.orElseSucceed(raw.next, () => null)
+      if (message === null) return refused
+      if (message._tag === "Refused") refused = message
+    }
+  })

@@ -206,19 +206,21 @@ export const DoneReason = Schema.Literal(
 export type DoneReason = typeof DoneReason.Type
 
 /**
- * Receiver → sender: the transfer ended. `ok`: the file is verified and committed at its
- * destination. `bytesReceived`: block bytes (inflated) taken from this peer; `bytesReused`:
- * bytes that came from a resumed partial file or a local copy instead.
+ * How one file ended. `ok`: it is verified and committed at its destination. `bytesReceived`:
+ * bytes (inflated) taken from this peer; `bytesReused`: bytes that came from a resumed partial
+ * file or a local copy instead.
  */
-export const Done = Schema.TaggedStruct("Done", {
-  transferId: TransferId,
+const outcomeFields = {
   ok: Schema.Boolean,
   bytesReceived: Size,
   bytesReused: Size,
   localCopy: Schema.Boolean,
   reason: Schema.optional(DoneReason),
   detail: Schema.optional(Detail)
-})
+}
+
+/** Receiver → sender: the transfer ended (see `outcomeFields`). */
+export const Done = Schema.TaggedStruct("Done", { transferId: TransferId, ...outcomeFields })
 export type Done = typeof Done.Type
 
 /**
@@ -310,14 +312,7 @@ export const BundleData = Schema.TaggedStruct("BundleData", {
 export type BundleData = typeof BundleData.Type
 
 /** How one file of a bundle ended (the fields of a `Done`). */
-export const BundleResult = Schema.Struct({
-  ok: Schema.Boolean,
-  bytesReceived: Size,
-  bytesReused: Size,
-  localCopy: Schema.Boolean,
-  reason: Schema.optional(DoneReason),
-  detail: Schema.optional(Detail)
-})
+export const BundleResult = Schema.Struct(outcomeFields)
 export type BundleResult = typeof BundleResult.Type
 
 /** Receiver → sender: the bundle ended; one result per file, in order. */
