@@ -19,6 +19,7 @@ import * as PeerCommand from "./PeerCommand.js"
 import * as RunCommand from "./RunCommand.js"
 import * as SyncCommand from "./SyncCommand.js"
 import * as VersionsCommand from "./VersionsCommand.js"
+import * as WatchCommand from "./WatchCommand.js"
 
 /** `conduit` and its subcommands. */
 export const command = Command.make("conduit").pipe(
@@ -37,7 +38,8 @@ export const command = Command.make("conduit").pipe(
     VersionsCommand.versions,
     VersionsCommand.restore,
     DaemonCommand.command,
-    PeerCommand.command
+    PeerCommand.command,
+    WatchCommand.watch
   ])
 )
 

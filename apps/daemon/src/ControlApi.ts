@@ -220,11 +220,29 @@ export class ConduitsGroup extends HttpApiGroup.make("conduits")
   .addError(PeerFailure)
 {}
 
+/**
+ * How often the event stream sends a comment line when nothing else happened: proxies and
+ * clients see the connection is alive, and a client gone away is noticed.
+ */
+export const EVENTS_HEARTBEAT_SECONDS = 15
+
+/**
+ * The daemon's events (`ConduitEvents` of `@conduit/sync`) as server-sent events: a
+ * `text/event-stream` that stays open, each event as `event: <_tag>` and `data: <its JSON>`,
+ * a `: connected` comment first (the subscription is then in place) and a `: heartbeat`
+ * comment every `EVENTS_HEARTBEAT_SECONDS`. A typed client cannot stream it: read it with a
+ * plain HTTP client and the bearer token.
+ */
+export class EventsGroup extends HttpApiGroup.make("events")
+  .add(HttpApiEndpoint.get("events", "/v1/events").addSuccess(HttpApiSchema.Text({ contentType: "text/event-stream" })))
+{}
+
 /** The whole control API; every endpoint needs the bearer token. */
 export class Api extends HttpApi.make("conduitd")
   .add(DaemonGroup)
   .add(PeersGroup)
   .add(ConduitsGroup)
+  .add(EventsGroup)
   .addError(DaemonFailure)
   .middleware(Authorization)
   .annotate(OpenApi.Title, "conduitd control API")

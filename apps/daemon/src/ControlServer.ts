@@ -9,12 +9,12 @@
  * @since 0.1.0
  */
 import { LibraryDatabase } from "@conduit/index"
-import { Conduits } from "@conduit/sync"
+import { ConduitEvents, Conduits } from "@conduit/sync"
 import { PeerReplication } from "@conduit/sync/peers"
 import { Node, Pairing, PeerKeeper } from "@conduit/transport"
-import { HttpApiBuilder, HttpApiError, HttpServer } from "@effect/platform"
+import { HttpApiBuilder, HttpApiError, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer, Redacted } from "effect"
+import { Duration, Effect, Layer, Redacted, Schedule, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import * as Http from "node:http"
 import * as ControlApi from "./ControlApi.js"
@@ -204,9 +204,28 @@ const ConduitsHandlers = HttpApiBuilder.group(ControlApi.Api, "conduits", (handl
       )))
   }))
 
+/** One event as a server-sent event. */
+const sse = (event: ConduitEvents.Event) => `event: ${event._tag}\ndata: ${JSON.stringify(ConduitEvents.encode(event))}\n\n`
+
+const EventsHandlers = HttpApiBuilder.group(ControlApi.Api, "events", (handlers) =>
+  Effect.gen(function* () {
+    const events = yield* ConduitEvents.ConduitEvents
+    const encoder = new TextEncoder()
+    return handlers.handleRaw("events", () => {
+      // Subscribed before the first line goes out: a client that read `: connected` misses nothing after it.
+      const body = Stream.unwrapScoped(Effect.map(events.subscribe, (queue) =>
+        Stream.concat(Stream.make(": connected\n\n"), Stream.map(Stream.fromQueue(queue), sse))))
+      const heartbeat = Stream.map(Stream.fromSchedule(Schedule.spaced(Duration.seconds(ControlApi.EVENTS_HEARTBEAT_SECONDS))), () => ": heartbeat\n\n")
+      return Effect.succeed(HttpServerResponse.stream(
+        Stream.map(Stream.merge(body, heartbeat, { haltStrategy: "left" }), (text) => encoder.encode(text)),
+        { contentType: "text/event-stream", headers: { "cache-control": "no-cache", "x-accel-buffering": "no" } }
+      ))
+    })
+  }))
+
 /** The API with its handlers and the token check. */
 const ApiLive = HttpApiBuilder.api(ControlApi.Api).pipe(
-  Layer.provide(Layer.mergeAll(DaemonHandlers, PeersHandlers, ConduitsHandlers)),
+  Layer.provide(Layer.mergeAll(DaemonHandlers, PeersHandlers, ConduitsHandlers, EventsHandlers)),
   Layer.provide(AuthorizationLive)
 )
 

@@ -27,6 +27,7 @@ import type { DeviceIdentity } from "@conduit/transport"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { Effect, Layer } from "effect"
 import * as ControlServer from "./ControlServer.js"
+import * as DaemonEvents from "./DaemonEvents.js"
 import * as DaemonFiles from "./DaemonFiles.js"
 import type { DaemonError } from "./DaemonError.js"
 import * as Lifecycle from "./Lifecycle.js"
@@ -103,6 +104,7 @@ export const layer = (options: DaemonOptions): Layer.Layer<
   const peers = Layer.mergeAll(PeerReplication.layer, Transfer.layer)
   const conduits = Conduits.layer.pipe(Layer.provideMerge(PeerLinkLive.layer))
   const services = Layer.mergeAll(conduits, RemoteOps.serverLayer).pipe(
+    Layer.provideMerge(DaemonEvents.layer), // the event hub (Conduits publishes to it), peers and library watched
     Layer.provideMerge(peers),
     Layer.provideMerge(LibrarySync.layer),
     Layer.provideMerge(transport),

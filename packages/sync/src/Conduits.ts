@@ -20,6 +20,7 @@ import { JobRuntime, LocalFiles, VersionStore } from "@conduit/jobs"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { ConduitEvents, throttledProgress } from "./ConduitEvents.js"
 import { migrations } from "./internal/migrations.js"
 import * as LocalPlanRunner from "./LocalPlanRunner.js"
 import { PeerLink } from "./PeerLink.js"
@@ -293,6 +294,9 @@ const settingsColumns = (settings: ConduitSettings) => ({
 const under = (dir: RelPath.RelPath, path: RelPath.RelPath): RelPath.RelPath =>
   (dir === "" ? path : path === "" ? dir : `${dir}/${path}`) as RelPath.RelPath
 
+/** An endpoint as people name it: the path, with the paired device's name for a remote one. */
+const endpointName = (at: ConduitEndpoint) => (at.peer === null ? at.path : `${at.peer.name}:${at.path}`)
+
 const within = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith(Path.sep) ? dir : dir + Path.sep)
 
 /** Builds the service; runs this package's migrations on the library. */
@@ -320,6 +324,10 @@ export const make: Effect.Effect<
   const jobs = yield* JobRuntime.JobRuntime
   // Provided where this process talks to peers (the daemon): conduits with a peer's endpoint.
   const peerLink = yield* Effect.serviceOption(PeerLink)
+  // Provided where events are watched (the daemon): what happens is published there.
+  const events = yield* Effect.serviceOption(ConduitEvents)
+  const publish = (event: Parameters<ConduitEvents["Type"]["publish"]>[0]) =>
+    Option.isSome(events) ? events.value.publish(event) : Effect.void
   const lib = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, unknown> | Errors.LibraryError, R> =>
     Effect.mapError(effect, (e) => (e instanceof Errors.LibraryError ? e : LibraryDatabase.toLibraryError(e, db.file)))
 
@@ -511,7 +519,17 @@ export const make: Effect.Effect<
           updated_at: now
         })
       }`)
-      return yield* get(uuid)
+      const conduit = yield* get(uuid)
+      yield* publish({
+        _tag: "ConduitCreated",
+        at: conduit.createdAt,
+        conduit: conduit.id,
+        source: endpointName(conduit.source),
+        target: endpointName(conduit.target),
+        mode: conduit.mode,
+        schedule: conduit.schedule
+      })
+      return conduit
     })
 
   const create = Effect.fn("Conduits.create")(function* (sourceInput: EndpointInput, targetInput: EndpointInput, settings: Partial<ConduitSettings> & { readonly mode: string }) {
@@ -543,7 +561,9 @@ export const make: Effect.Effect<
       yield* lib(sql`UPDATE sync_conduits SET ${
         sql.update({ ...settingsColumns(next), updated_at: Date.now() })
       } WHERE id = ${conduit.rowId}`)
-      return yield* get(conduit.id)
+      const updated = yield* get(conduit.id)
+      yield* publish({ _tag: "ConduitUpdated", at: updated.updatedAt, conduit: updated.id, mode: updated.mode, enabled: updated.enabled, schedule: updated.schedule })
+      return updated
     }).pipe(Effect.withSpan("Conduits.update"))
 
   const remove = (id: string) =>
@@ -555,6 +575,7 @@ export const make: Effect.Effect<
         yield* sql`DELETE FROM sync_generations WHERE conduit_id = ${conduit.rowId}`
         yield* sql`DELETE FROM sync_conduits WHERE id = ${conduit.rowId}`
       })))
+      yield* publish({ _tag: "ConduitRemoved", conduit: conduit.id })
       return conduit
     }).pipe(Effect.withSpan("Conduits.remove"))
 
@@ -903,12 +924,69 @@ export const make: Effect.Effect<
       })
   })
 
+  /**
+   * What a run's end publishes: completed or failed, its verification and a conflict event per
+   * conflict it recorded.
+   */
+  const publishEnd = (conduit: Conduit, outcome: Either.Either<RunResult, ConduitError>) =>
+    Effect.gen(function* () {
+      if (Either.isLeft(outcome)) {
+        const e: { readonly _tag: string; readonly message: string; readonly reason?: unknown } = outcome.left
+        return yield* publish({ _tag: "SyncFailed", conduit: conduit.id, generation: null, reason: e.reason === undefined ? e._tag : String(e.reason), message: e.message })
+      }
+      const r = outcome.right
+      const generation = r.generation
+      if (generation === null) return
+      const at = generation.completedAt ?? undefined
+      const stamp = at === undefined ? {} : { at }
+      for (const c of r.plan.conflicts) {
+        yield* publish({ _tag: "ConflictDetected", ...stamp, conduit: conduit.id, generation: generation.generation, path: c.path, reason: c.reason, winner: c.winner, resolution: c.resolution })
+      }
+      if (generation.verification !== "pending") {
+        yield* publish({ _tag: "VerificationDone", ...stamp, conduit: conduit.id, generation: generation.generation, verified: r.verified, remaining: r.remaining })
+      }
+      if (generation.status === "completed") {
+        return yield* publish({
+          _tag: "SyncCompleted",
+          ...stamp,
+          conduit: conduit.id,
+          generation: generation.generation,
+          copied: generation.filesCopied,
+          deleted: generation.filesDeleted,
+          moved: generation.filesMoved,
+          conflicts: generation.conflictsResolved,
+          bytes: generation.bytesTransferred,
+          durationMs: r.durationMs
+        })
+      }
+      const stopped = generation.status === "paused" ? "Paused" : generation.status === "cancelled" ? "Cancelled" : "NotVerified"
+      yield* publish({
+        _tag: "SyncFailed",
+        ...stamp,
+        conduit: conduit.id,
+        generation: generation.generation,
+        reason: stopped,
+        message: stopped === "NotVerified" ? `${r.remaining} difference(s) remain after the run` : `the run was ${generation.status}`
+      })
+    })
+
   /** Runs a job of `conduit` to its end and gives its run's result (or the run's own error). */
   const runAsJob = (conduit: Conduit, jobId: string, options: RunOptions) =>
     Effect.gen(function* () {
       if (running.has(conduit.id)) return yield* new SyncError({ reason: "Busy", path: conduit.id })
+      yield* publish({ _tag: "SyncStarted", conduit: conduit.id, generation: conduit.syncGeneration + 1, job: jobId })
+      const outcome = yield* Effect.either(runAsJobUnpublished(conduit, jobId, options))
+      yield* publishEnd(conduit, outcome)
+      return yield* outcome
+    })
+
+  const runAsJobUnpublished = (conduit: Conduit, jobId: string, options: RunOptions) =>
+    Effect.gen(function* () {
       running.add(conduit.id)
-      const call: { options: RunOptions; result?: RunResult; error?: ConduitError } = { options }
+      const onProgress = Option.isSome(events) ? throttledProgress(events.value, conduit.id, options.onProgress) : options.onProgress
+      const call: { options: RunOptions; result?: RunResult; error?: ConduitError } = {
+        options: onProgress === undefined ? options : { ...options, onProgress }
+      }
       calls.set(jobId, call)
       const record = yield* jobs.run(jobId).pipe(
         Effect.catchTag("JobError", (e) => new SyncError({ reason: "JobFailed", path: e.message })),
