@@ -52,6 +52,14 @@ const pairBoth = (a: Device, b: Device) =>
     yield* on(b, Effect.flatMap(Pairing.Pairing, (p) => p.pair(a.node.peerId, addressesA, "a")))
   })
 
+/** Two paired devices and an empty directory for each. */
+const pairedDevices = Effect.gen(function* () {
+  const a = yield* device
+  const b = yield* device
+  yield* pairBoth(a, b)
+  return { a, b, rootA: yield* tempDir, rootB: yield* tempDir }
+})
+
 /** Adds `root` as a location of device `d`. */
 const addLocation = (d: Device, root: string) => on(d, Effect.flatMap(Locations.Locations, (l) => l.add(root)))
 
@@ -83,11 +91,7 @@ const files = (root: string): Array<[string, string]> =>
 describe("sync across devices", () => {
   it.scopedLive("mirror from A to B over the wire: planned from A's index and its replica of B's, then B's index verifies", () =>
     Effect.gen(function* () {
-      const a = yield* device
-      const b = yield* device
-      yield* pairBoth(a, b)
-      const rootA = yield* tempDir
-      const rootB = yield* tempDir
+      const { a, b, rootA, rootB } = yield* pairedDevices
       Testkit.writeTree(rootA, { "docs/readme.md": "# hello", "docs/deep/er/file.txt": "deep", "photos/a.jpg": "pixels a", "same.txt": "identical", "empty.txt": "" })
       Testkit.writeTree(rootB, { "docs/readme.md": "old readme", "stale.txt": "only on B", "same.txt": "identical", "copy-of-a.jpg": "pixels a" })
       // A symlink pointing nowhere where A has a file: replaced, and kept as a version on B.
@@ -131,10 +135,7 @@ describe("sync across devices", () => {
 
   it.scopedLive("remote operations refuse what they must: another device's location, a path with '..', a malformed request", () =>
     Effect.gen(function* () {
-      const a = yield* device
-      const b = yield* device
-      yield* pairBoth(a, b)
-      const rootB = yield* tempDir
+      const { a, b, rootB } = yield* pairedDevices
       Testkit.writeTree(rootB, { "keep.txt": "keep" })
       const lb = yield* addLocation(b, rootB)
       const ask = (request: RemoteOps.Request) => Effect.flip(RemoteOps.ask(a.node, b.node.peerId, request))
@@ -263,10 +264,7 @@ describe("batched remote operations", () => {
 
   it.scopedLive("a batch makes nested directories parents first, sets and reads their times, in one request", () =>
     Effect.gen(function* () {
-      const a = yield* device
-      const b = yield* device
-      yield* pairBoth(a, b)
-      const rootB = yield* tempDir
+      const { a, b, rootB } = yield* pairedDevices
       const lb = yield* addLocation(b, rootB)
       const route = yield* on(a, RemoteRoute.make(b.node.peerId, lb.id))
       assert.isDefined(route.runMany)
@@ -288,11 +286,7 @@ describe("batched remote operations", () => {
 
   it.scopedLive("a bad request in a batch is refused on its own ('..', an unknown or another device's location, the root); the others run", () =>
     Effect.gen(function* () {
-      const a = yield* device
-      const b = yield* device
-      yield* pairBoth(a, b)
-      const rootA = yield* tempDir
-      const rootB = yield* tempDir
+      const { a, b, rootA, rootB } = yield* pairedDevices
       Testkit.writeTree(rootB, { "keep.txt": "keep", "gone.txt": "gone" })
       const la = yield* addLocation(a, rootA)
       const lb = yield* addLocation(b, rootB)
@@ -337,10 +331,7 @@ describe("batched remote operations", () => {
 
   it.scopedLive("a batch over the item limit, over the byte limit or with a request it may not carry is refused whole, nothing run", () =>
     Effect.gen(function* () {
-      const a = yield* device
-      const b = yield* device
-      yield* pairBoth(a, b)
-      const rootB = yield* tempDir
+      const { a, b, rootB } = yield* pairedDevices
       const lb = yield* addLocation(b, rootB)
       const mkdir = (path: string): RemoteOps.BatchItem => ({ op: "ensureDirectory", location: lb.id, path, mtimeNs: null, mode: null })
       const ask = (requests: ReadonlyArray<unknown>) =>
@@ -380,11 +371,7 @@ describe("batched remote operations", () => {
 
   it.scopedLive("the plan runner over a peer's route batches its operations and records a skip per failed one", () =>
     Effect.gen(function* () {
-      const a = yield* device
-      const b = yield* device
-      yield* pairBoth(a, b)
-      const rootA = yield* tempDir
-      const rootB = yield* tempDir
+      const { a, b, rootA, rootB } = yield* pairedDevices
       Testkit.writeTree(rootB, { "blocked": "a file where a directory goes", "keep.txt": "keep", "old.txt": "old", "stale.txt": "stale" })
       const lb = yield* addLocation(b, rootB)
       const route = yield* on(a, RemoteRoute.make(b.node.peerId, lb.id))
