@@ -17,6 +17,7 @@ import * as LsCommand from "./LsCommand.js"
 import * as Output from "./Output.js"
 import * as PeerCommand from "./PeerCommand.js"
 import * as RunCommand from "./RunCommand.js"
+import * as StatusCommand from "./StatusCommand.js"
 import * as SyncCommand from "./SyncCommand.js"
 import * as VersionsCommand from "./VersionsCommand.js"
 import * as WatchCommand from "./WatchCommand.js"
@@ -33,6 +34,7 @@ export const command = Command.make("conduit").pipe(
     RunCommand.run,
     RunCommand.plan,
     JobsCommand.command,
+    StatusCommand.command,
     HistoryCommand.history,
     HistoryCommand.conflicts,
     VersionsCommand.versions,

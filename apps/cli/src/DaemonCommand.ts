@@ -19,6 +19,7 @@ import * as Path from "node:path"
 import { CliError } from "./CliError.js"
 import * as Format from "./Format.js"
 import * as Library from "./Library.js"
+import * as Limits from "./Limits.js"
 import * as Output from "./Output.js"
 
 /** How long `start` waits for the daemon to answer: opening the library and the node takes a second or two. */
@@ -156,8 +157,17 @@ const apiPort = Options.integer("api-port").pipe(
   Options.optional
 )
 
-const start = Command.make("start", { listen, apiPort, json: Output.json }, (args) =>
+const bandwidthLimit = Options.float("bandwidth-limit").pipe(
+  Options.withPseudoName("MBPS"),
+  Options.withDescription("the device's total rate for the files it pushes to paired devices, megabits per second, shared by all conduits (default: none)"),
+  Options.optional
+)
+
+const start = Command.make("start", { listen, apiPort, bandwidthLimit, json: Output.json }, (args) =>
   Effect.gen(function* () {
+    if (Option.isSome(args.bandwidthLimit) && !Limits.isBandwidthLimit(args.bandwidthLimit.value)) {
+      return yield* new CliError({ reason: "InvalidBandwidthLimit", value: String(args.bandwidthLimit.value) })
+    }
     const home = yield* Library.home
     const files = DaemonFiles.paths(home)
     const before = yield* DaemonFiles.readInfo(home)
@@ -175,7 +185,8 @@ const start = Command.make("start", { listen, apiPort, json: Output.json }, (arg
       ...nodeArgs,
       main,
       ...args.listen.flatMap((address) => ["--listen", address]),
-      ...Option.match(args.apiPort, { onNone: () => [], onSome: (port) => ["--api-port", String(port)] })
+      ...Option.match(args.apiPort, { onNone: () => [], onSome: (port) => ["--api-port", String(port)] }),
+      ...Option.match(args.bandwidthLimit, { onNone: () => [], onSome: (mbps) => ["--bandwidth-limit", String(mbps)] })
     ]
     const { child, offset } = yield* Effect.try({
       try: () => {

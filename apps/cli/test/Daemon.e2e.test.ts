@@ -124,6 +124,11 @@ describe("conduit daemon", () => {
     const none = await a.conduit("daemon", "status")
     assert.strictEqual(none.code, 1)
     assert.strictEqual(none.stderr.trim(), "no daemon is running on this home (start one with 'conduit daemon start')")
+    // A device-wide bandwidth limit out of range starts nothing.
+    const absurd = await a.conduit("daemon", "start", "--bandwidth-limit", "0")
+    assert.strictEqual(absurd.code, 1)
+    assert.include(absurd.stderr, "--bandwidth-limit")
+    assert.isFalse(Fs.existsSync(files.info))
 
     const started = await start(a)
     assert.match(started.peerId, /^12D3KooW/)

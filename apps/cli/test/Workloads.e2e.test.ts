@@ -45,7 +45,8 @@ interface Started {
 const pairedDaemons = async () => {
   const a = device("a")
   const b = device("b")
-  const sa = (await a.json<{ daemon: Started }>(0, "daemon", "start")).daemon
+  // A's pushes go through a device-wide limit too (high enough not to slow the test).
+  const sa = (await a.json<{ daemon: Started }>(0, "daemon", "start", "--bandwidth-limit", "8000")).daemon
   const sb = (await b.json<{ daemon: Started }>(0, "daemon", "start")).daemon
   for (const [d, other, name] of [[a, sb, "bee"], [b, sa, "ay"]] as const) {
     const r = await d.conduit("peer", "add", other.peerId, ...other.addresses.flatMap((x) => ["--addr", x]), "--name", name)

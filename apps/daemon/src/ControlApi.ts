@@ -119,6 +119,77 @@ export class RunSummary extends Schema.Class<RunSummary>("RunSummary")({
   durationMs: Schema.Number
 }) {}
 
+/** The storage of the volume an endpoint is on; null figures when unknown (a paired device's endpoint). */
+const Storage = Schema.Struct({
+  path: Schema.String,
+  /** The paired device's name, or null on this device. */
+  peer: Schema.NullOr(Schema.String),
+  totalBytes: Schema.NullOr(Schema.Number),
+  usedBytes: Schema.NullOr(Schema.Number),
+  freeBytes: Schema.NullOr(Schema.Number)
+})
+
+/**
+ * One conduit of `GET /v1/conduits/status` (`ConduitStatus.toJson` of `@conduit/sync`, field
+ * by field; `conduit status --json` prints the same shape): its state, its unfinished job's
+ * progress with speed and ETA, what is pending, the scheduler's view, its last generation, its
+ * recent conflicts and the storage of both endpoints' volumes. Times are ISO 8601.
+ */
+export const ConduitStatus = Schema.Struct({
+  id: Schema.String,
+  source: Schema.String,
+  target: Schema.String,
+  mode: Schema.String,
+  schedule: Schema.String,
+  enabled: Schema.Boolean,
+  state: Schema.Literal("idle", "running", "paused", "failed", "disabled"),
+  job: Schema.NullOr(Schema.Struct({
+    id: Schema.String,
+    status: Schema.String,
+    orphaned: Schema.Boolean,
+    startedAt: Schema.String,
+    done: Schema.Number,
+    total: Schema.Number,
+    bytes: Schema.Number,
+    bytesTotal: Schema.Number
+  })),
+  /** Bytes per second since the run started; null unless running (and something was copied). */
+  bytesPerSecond: Schema.NullOr(Schema.Number),
+  etaMs: Schema.NullOr(Schema.Number),
+  pending: Schema.Struct({ operations: Schema.Number, bytes: Schema.Number, runQueued: Schema.Boolean }),
+  scheduler: Schema.NullOr(Schema.Struct({
+    nextRunAt: Schema.NullOr(Schema.String),
+    lastRunAt: Schema.NullOr(Schema.String),
+    lastError: Schema.NullOr(Schema.String)
+  })),
+  lastGeneration: Schema.NullOr(Schema.Struct({
+    generation: Schema.Number,
+    status: Schema.String,
+    startedAt: Schema.String,
+    completedAt: Schema.NullOr(Schema.String),
+    filesCopied: Schema.Number,
+    filesDeleted: Schema.Number,
+    filesMoved: Schema.Number,
+    bytesTransferred: Schema.Number,
+    conflictsResolved: Schema.Number,
+    verification: Schema.String,
+    /** How many errors the generation recorded (`conduit history` lists them). */
+    errors: Schema.Number
+  })),
+  conflicts: Schema.Struct({
+    count: Schema.Number,
+    recent: Schema.Array(Schema.Struct({
+      generation: Schema.Number,
+      path: Schema.String,
+      reason: Schema.String,
+      winner: Schema.String,
+      resolution: Schema.String,
+      createdAt: Schema.String
+    }))
+  }),
+  storage: Schema.Struct({ source: Storage, target: Storage })
+})
+
 /** What `POST /v1/stop` answers, just before the daemon shuts down. */
 export class Stopping extends Schema.Class<Stopping>("Stopping")({
   pid: Schema.Number
@@ -204,11 +275,13 @@ export class PeersGroup extends HttpApiGroup.make("peers")
 {}
 
 /**
- * Conduits run in the daemon: the ones with a paired device's endpoint need its node. Fails
+ * Conduits run in the daemon: the ones with a paired device's endpoint need its node; and the
+ * status of every conduit (live: the daemon's scheduler is in it). Fails
  * with `InvalidRequest` (the run was refused: a plan guard, a disabled or busy conduit),
  * `PeerNotFound` (no such conduit) or `PeerFailure` (the peer could not be reached).
  */
 export class ConduitsGroup extends HttpApiGroup.make("conduits")
+  .add(HttpApiEndpoint.get("status", "/v1/conduits/status").addSuccess(Schema.Struct({ conduits: Schema.Array(ConduitStatus) })))
   .add(
     HttpApiEndpoint.post("run", "/v1/conduits/:id/run")
       .setPath(Schema.Struct({ id: Bounded }))

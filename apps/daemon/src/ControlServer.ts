@@ -9,12 +9,13 @@
  * @since 0.1.0
  */
 import { LibraryDatabase } from "@conduit/index"
-import { ConduitEvents, Conduits } from "@conduit/sync"
+import { JobRuntime } from "@conduit/jobs"
+import { ConduitEvents, Conduits, ConduitStatus, Scheduler } from "@conduit/sync"
 import { PeerReplication } from "@conduit/sync/peers"
 import { Node, Pairing, PeerKeeper } from "@conduit/transport"
 import { HttpApiBuilder, HttpApiError, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Duration, Effect, Layer, Redacted, Schedule, Stream } from "effect"
+import { Duration, Effect, Layer, Option, Redacted, Schedule, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import * as Http from "node:http"
 import * as ControlApi from "./ControlApi.js"
@@ -171,7 +172,16 @@ const AuthorizationLive = Layer.effect(
 const ConduitsHandlers = HttpApiBuilder.group(ControlApi.Api, "conduits", (handlers) =>
   Effect.gen(function* () {
     const conduits = yield* Conduits.Conduits
-    return handlers.handle("run", ({ path, payload }) =>
+    const jobs = yield* JobRuntime.JobRuntime
+    // The scheduler runs beside this server in the daemon; it adds pending runs and next run times.
+    const scheduler = yield* Effect.serviceOption(Scheduler.Scheduler)
+    return handlers.handle("status", () =>
+      library(ConduitStatus.collect().pipe(
+        Effect.map((all) => ({ conduits: all.map(ConduitStatus.toJson) })),
+        Effect.provideService(Conduits.Conduits, conduits),
+        Effect.provideService(JobRuntime.JobRuntime, jobs),
+        Option.isSome(scheduler) ? Effect.provideService(Scheduler.Scheduler, scheduler.value) : (self) => self
+      ))).handle("run", ({ path, payload }) =>
       Effect.gen(function* () {
         const r = yield* conduits.run(path.id, { force: payload.force === true })
         const summary = r.plan.summary

@@ -40,6 +40,8 @@ export interface DaemonOptions {
   readonly listen: ReadonlyArray<string>
   /** The control API's port on 127.0.0.1; 0 for any free one. */
   readonly apiPort: number
+  /** This device's total rate for what it pushes to peers, megabits per second (null: none). */
+  readonly bandwidthLimitMbps?: number | null
 }
 
 /** Serves library sync (and who this device is) to paired peers until released. */
@@ -102,7 +104,8 @@ export const layer = (options: DaemonOptions): Layer.Layer<
     : TransportLive.layer(options.listen.length === 0 ? {} : { listen: options.listen })
   // Conduits get the peer link, so a conduit with a paired device's endpoint runs here.
   const peers = Layer.mergeAll(PeerReplication.layer, Transfer.layer)
-  const conduits = Conduits.layer.pipe(Layer.provideMerge(PeerLinkLive.layer))
+  const deviceRate = options.bandwidthLimitMbps == null ? null : (options.bandwidthLimitMbps * 1_000_000) / 8
+  const conduits = Conduits.layer.pipe(Layer.provideMerge(PeerLinkLive.layerWith(deviceRate)))
   const services = Layer.mergeAll(conduits, RemoteOps.serverLayer).pipe(
     Layer.provideMerge(DaemonEvents.layer), // the event hub (Conduits publishes to it), peers and library watched
     Layer.provideMerge(peers),
@@ -111,8 +114,10 @@ export const layer = (options: DaemonOptions): Layer.Layer<
     Layer.provideMerge(library)
   )
   const server = ControlServer.serverLayer(options.apiPort)
-  // The scheduler runs conduits by their schedule and keeps every local location watched.
-  const workers = Layer.mergeAll(ReplicationServer, PeerFilesServer, ResumeJobs, ControlServer.layer, Scheduler.layer()).pipe(
+  // The scheduler runs conduits by their schedule and keeps every local location watched; the
+  // control API sees it (the conduits' status says what it has pending).
+  const control = ControlServer.layer.pipe(Layer.provideMerge(Scheduler.layer()))
+  const workers = Layer.mergeAll(ReplicationServer, PeerFilesServer, ResumeJobs, control).pipe(
     Layer.provideMerge(server),
     // Paired peers are redialled with backoff while they are unreachable.
     Layer.provideMerge(PeerKeeper.layer())

@@ -37,13 +37,28 @@ const apiPort = Options.integer("api-port").pipe(
   Options.withDefault(0)
 )
 
+const bandwidthLimit = Options.float("bandwidth-limit").pipe(
+  Options.withPseudoName("MBPS"),
+  Options.withDescription("this device's total rate for the files it pushes to paired devices, in megabits per second, shared by all conduits (default: none)"),
+  Options.filterMap(
+    (n) => (n > 0 && n <= 100_000 ? Option.some(n) : Option.none()),
+    "--bandwidth-limit must be a number of megabits per second above 0 and at most 100000"
+  ),
+  Options.optional
+)
+
 /** `conduitd`. */
-export const command = Command.make("conduitd", { listen, apiPort }, (options) =>
+export const command = Command.make("conduitd", { listen, apiPort, bandwidthLimit }, (options) =>
   Effect.gen(function* () {
     const dir = yield* home
     const started = yield* Ref.make(false)
     yield* Effect.flatMap(Lifecycle, (lifecycle) => Effect.zipRight(Ref.set(started, true), lifecycle.awaitStop)).pipe(
-      Effect.provide(Daemon.layer({ home: dir, listen: options.listen, apiPort: options.apiPort })),
+      Effect.provide(Daemon.layer({
+        home: dir,
+        listen: options.listen,
+        apiPort: options.apiPort,
+        bandwidthLimitMbps: Option.getOrNull(options.bandwidthLimit)
+      })),
       // Once everything is released, also after SIGINT or SIGTERM (a failed start says why instead).
       Effect.ensuring(Effect.whenEffect(Effect.logInfo("conduitd stopped"), Ref.get(started)))
     )

@@ -94,6 +94,10 @@ describe("conduitd", () => {
     assert.deepStrictEqual(status.addresses, info.addresses)
     assert.strictEqual(status.pairedPeers, 0)
     assert.strictEqual(status.home, home)
+    // The conduits' status: token-protected; none in a fresh library.
+    assert.strictEqual((await fetch(`${info.api}/v1/conduits/status`)).status, 401)
+    const conduits = await Effect.runPromise(Effect.flatMap(ControlClient.make(info.api, token()), (c) => c.conduits.status()))
+    assert.deepStrictEqual(conduits, { conduits: [] })
 
     // A second daemon on the same home is refused before it opens anything.
     const tokenBefore = token()

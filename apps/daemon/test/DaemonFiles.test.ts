@@ -77,7 +77,7 @@ describe("ControlServer.toFailure", () => {
 describe("ControlApi", () => {
   it("documents every endpoint, each behind the bearer token", () => {
     const spec = OpenApi.fromApi(ControlApi.Api)
-    assert.deepStrictEqual(Object.keys(spec.paths).sort(), ["/v1/conduits/{id}/run", "/v1/events", "/v1/peers", "/v1/peers/{peerId}", "/v1/peers/{peerId}/pull", "/v1/status", "/v1/stop"])
+    assert.deepStrictEqual(Object.keys(spec.paths).sort(), ["/v1/conduits/status", "/v1/conduits/{id}/run", "/v1/events", "/v1/peers", "/v1/peers/{peerId}", "/v1/peers/{peerId}/pull", "/v1/status", "/v1/stop"])
     assert.deepStrictEqual(Object.keys(spec.components.securitySchemes), ["token"])
     assert.deepStrictEqual(spec.security, [{ token: [] }], "the whole API requires the token")
     for (const [path, operations] of Object.entries(spec.paths)) {

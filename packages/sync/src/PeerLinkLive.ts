@@ -11,8 +11,23 @@ import { PeerReplication } from "./PeerReplication.js"
 import * as RemoteOps from "./RemoteOps.js"
 import * as RemoteRoute from "./RemoteRoute.js"
 
+/** Options of `makeWith`. */
+export interface PeerLinkOptions {
+  /**
+   * This device's total rate for what it pushes to peers: every conduit's pushes are charged to
+   * it as well as to the conduit's own limit, so conduits share the total (in the order their
+   * blocks ask) instead of each taking its own limit in full.
+   */
+  readonly deviceLimiter?: BandwidthLimiter.BandwidthLimiter
+}
+
 /** Builds the link on the node, the transfer sender and peer replication. */
-export const make: Effect.Effect<PeerLink["Type"], never, Node.Node | Transfer.TransferSender | PeerReplication> = Effect.gen(function* () {
+export const make: Effect.Effect<PeerLink["Type"], never, Node.Node | Transfer.TransferSender | PeerReplication> = Effect.suspend(() => makeWith({}))
+
+/** Builds the link, with a device-wide limit on what it pushes when given one. */
+export const makeWith = (
+  options: PeerLinkOptions
+): Effect.Effect<PeerLink["Type"], never, Node.Node | Transfer.TransferSender | PeerReplication> => Effect.gen(function* () {
   const node = yield* Node.Node
   const sender = yield* Transfer.TransferSender
   const replication = yield* PeerReplication
@@ -20,10 +35,13 @@ export const make: Effect.Effect<PeerLink["Type"], never, Node.Node | Transfer.T
     Effect.zipRight(replication.pull(peerId), replication.isFullySynced(peerId, location))
   return PeerLink.of({
     refresh,
-    route: (peerId, location, options = {}) =>
+    route: (peerId, location, routeOptions = {}) =>
       Effect.gen(function* () {
-        const limiter = options.bytesPerSecond === undefined ? undefined : yield* BandwidthLimiter.make(options.bytesPerSecond)
-        return yield* RemoteRoute.make(peerId, location, limiter === undefined ? {} : { limiter })
+        const limiters = [
+          ...(routeOptions.bytesPerSecond === undefined ? [] : [yield* BandwidthLimiter.make(routeOptions.bytesPerSecond)]),
+          ...(options.deviceLimiter === undefined ? [] : [options.deviceLimiter])
+        ]
+        return yield* RemoteRoute.make(peerId, location, limiters.length === 0 ? {} : { limiter: BandwidthLimiter.all(limiters) })
       }).pipe(Effect.provideService(Node.Node, node), Effect.provideService(Transfer.TransferSender, sender)),
     reindex: (peerId, location, directories) =>
       Effect.gen(function* () {
@@ -38,3 +56,10 @@ export const make: Effect.Effect<PeerLink["Type"], never, Node.Node | Transfer.T
 
 /** The link, on the node, the transfer sender and peer replication. */
 export const layer: Layer.Layer<PeerLink, never, Node.Node | Transfer.TransferSender | PeerReplication> = Layer.effect(PeerLink, make)
+
+/** The link with a device-wide limit of `bytesPerSecond` on what this device pushes (null: none). */
+export const layerWith = (bytesPerSecond: number | null): Layer.Layer<PeerLink, never, Node.Node | Transfer.TransferSender | PeerReplication> =>
+  Layer.effect(
+    PeerLink,
+    bytesPerSecond === null ? make : Effect.flatMap(BandwidthLimiter.make(bytesPerSecond), (deviceLimiter) => makeWith({ deviceLimiter }))
+  )

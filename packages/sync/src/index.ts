@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 export * as ConduitSchedule from "./ConduitSchedule.js"
+export * as ConduitStatus from "./ConduitStatus.js"
 export * as ConduitEvents from "./ConduitEvents.js"
 export * as Conduits from "./Conduits.js"
 export * as DirectorySync from "./DirectorySync.js"

@@ -58,3 +58,16 @@ export const make = (bytesPerSecond: number, options: BandwidthLimiterOptions = 
       return { bytesPerSecond, burstBytes, take }
     })
   )
+
+/**
+ * A limiter that charges every one of `limiters` (a conduit's rate and the device's total, say):
+ * bytes go out once each has let them through. Its rate and burst are the smallest.
+ */
+export const all = (limiters: ReadonlyArray<BandwidthLimiter>): BandwidthLimiter => {
+  if (limiters.length === 1) return limiters[0]!
+  return {
+    bytesPerSecond: Math.min(...limiters.map((l) => l.bytesPerSecond)),
+    burstBytes: Math.min(...limiters.map((l) => l.burstBytes)),
+    take: (bytes) => Effect.forEach(limiters, (l) => l.take(bytes), { discard: true })
+  }
+}

@@ -60,4 +60,32 @@ describe("BandwidthLimiter", () => {
       assert.isAtMost(rate, 4.4, `${rate.toFixed(2)} MiB/s in ${seconds.toFixed(2)} s`)
       assert.isTrue(sameBytes(one, Path.join(root, "one.bin")) && sameBytes(two, Path.join(root, "two.bin")))
     }), 30_000)
+  it.scopedLive("a device's total shared by two conduits' limiters: 4 MiB/s together (within 10 %), each about half", () =>
+    Effect.gen(function* () {
+      const { a, b, root, source } = yield* pair()
+      yield* b.receiver.serve(policyFor(root, []))
+      const MiB = 1024 * 1024
+      const one = writeFile(source, "one.bin", bytes(6 * MiB, 3))
+      const two = writeFile(source, "two.bin", bytes(6 * MiB, 4))
+      const device = yield* BandwidthLimiter.make(4 * MiB)
+      // Each conduit's own limit is above the device's: the total is what holds them.
+      const conduitOne = BandwidthLimiter.all([yield* BandwidthLimiter.make(8 * MiB), device])
+      const conduitTwo = BandwidthLimiter.all([yield* BandwidthLimiter.make(8 * MiB), device])
+      assert.strictEqual(conduitOne.bytesPerSecond, 4 * MiB)
+      const started = Date.now()
+      const send = (file: string, path: string, limiter: BandwidthLimiter.BandwidthLimiter) =>
+        Effect.map(
+          a.sender.sendAll(b.node.peerId, [{ source: file, location: LOCATION, path }], { limiter, compress: false }),
+          ([outcome]) => ({ ok: Either.isRight(outcome!), seconds: (Date.now() - started) / 1000 })
+        )
+      const [first, second] = yield* Effect.all([send(one, "one.bin", conduitOne), send(two, "two.bin", conduitTwo)], { concurrency: "unbounded" })
+      assert.isTrue(first!.ok && second!.ok)
+      const seconds = Math.max(first!.seconds, second!.seconds)
+      const rate = 12 / seconds
+      assert.isAtLeast(rate, 3.6, `${rate.toFixed(2)} MiB/s in ${seconds.toFixed(2)} s`)
+      assert.isAtMost(rate, 4.4, `${rate.toFixed(2)} MiB/s in ${seconds.toFixed(2)} s`)
+      // Fair: neither waits for the other to finish first.
+      assert.isAbove(Math.min(first!.seconds, second!.seconds) / seconds, 0.75, `${first!.seconds} s and ${second!.seconds} s`)
+      assert.isTrue(sameBytes(one, Path.join(root, "one.bin")) && sameBytes(two, Path.join(root, "two.bin")))
+    }), 30_000)
 })
