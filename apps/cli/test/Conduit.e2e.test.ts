@@ -11,7 +11,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "vitest"
 import { spawn } from "node:child_process"
-import { CLI, DURATION, escape, session, T0, tree as treeIn, write } from "./support.js"
+import { CLI, DURATION, escape, manyFiles, session, T0, tree as treeIn, write } from "./support.js"
 
 const { conduit, json, home: homeDir, work: workDir } = session("conduit")
 
@@ -515,9 +515,7 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
   })
 
   it("jobs: a run paused from another process stops at a checkpoint, is listed, and resumes to a verified end", async () => {
-    const many: Record<string, string> = {}
-    for (let d = 0; d < 25; d++) for (let f = 0; f < 200; f++) many[`d${d}/f${f}.txt`] = `file ${d}/${f}`
-    const src = tree("src", many)
+    const src = tree("src", manyFiles(25, 200))
     const dst = tree("dst")
     const made = await create(src, dst, "--mode", "mirror")
     const runner = spawn(process.execPath, [CLI, "run", made.id, "--json"], {

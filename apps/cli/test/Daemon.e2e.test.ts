@@ -12,7 +12,7 @@ import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterEach, assert, beforeEach, describe, it } from "vitest"
-import { runners } from "./support.js"
+import { deviceIn } from "./support.js"
 
 /** better-sqlite3 (a dependency of the CLI), typed as far as these tests use it. */
 const Database = createRequire(import.meta.url)("better-sqlite3") as new (
@@ -23,12 +23,7 @@ const Database = createRequire(import.meta.url)("better-sqlite3") as new (
 let root: string
 
 /** A device: its home and work directory, and the CLI on them. */
-const device = (name: string) => {
-  const home = Path.join(root, name, "home")
-  const work = Path.join(root, name, "work")
-  Fs.mkdirSync(work, { recursive: true })
-  return { home, work, ...runners(() => ({ home, work })) }
-}
+const device = (name: string) => deviceIn(root, name)
 type Device = ReturnType<typeof device>
 
 /** The homes of the test, to stop what they left running. */

@@ -11,7 +11,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterEach, assert, beforeEach, describe, it } from "vitest"
-import { CLI, runners, T0, write } from "./support.js"
+import { CLI, deviceIn, T0, write } from "./support.js"
 
 let root: string
 const homes: Array<string> = []
@@ -35,12 +35,7 @@ afterEach(async () => {
   Fs.rmSync(root, { recursive: true, force: true })
 })
 
-const device = (name: string) => {
-  const home = Path.join(root, name, "home")
-  const work = Path.join(root, name, "work")
-  Fs.mkdirSync(work, { recursive: true })
-  return { home, work, ...runners(() => ({ home, work })) }
-}
+const device = (name: string) => deviceIn(root, name)
 type Device = ReturnType<typeof device>
 
 interface StatusJson {

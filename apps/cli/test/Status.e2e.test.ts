@@ -7,7 +7,7 @@ import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "vitest"
-import { CLI, escape, session, T0, tree as treeIn, write } from "./support.js"
+import { CLI, escape, manyFiles, session, T0, tree as treeIn, write } from "./support.js"
 
 const { conduit, json, home: homeDir, work: workDir } = session("status")
 
@@ -80,9 +80,7 @@ describe("conduit status", () => {
   }, 60_000)
 
   it("a run in another process is seen running with its progress, then paused with what is left pending", async () => {
-    const many: Record<string, string> = {}
-    for (let d = 0; d < 25; d++) for (let f = 0; f < 200; f++) many[`d${d}/f${f}.txt`] = `file ${d}/${f}`
-    const src = tree("src", many)
+    const src = tree("src", manyFiles(25, 200))
     const dst = tree("dst")
     const made = await create(src, dst, "--mode", "mirror")
     const runner = spawn(process.execPath, [CLI, "run", made.id, "--json"], {

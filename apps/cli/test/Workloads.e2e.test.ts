@@ -10,7 +10,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterEach, assert, beforeEach, describe, it } from "vitest"
-import { runners } from "./support.js"
+import { deviceIn } from "./support.js"
 
 let root: string
 const homes: Array<string> = []
@@ -28,11 +28,9 @@ afterEach(async () => {
 })
 
 const device = (name: string) => {
-  const home = Path.join(root, name, "home")
-  const work = Path.join(root, name, "work")
-  Fs.mkdirSync(work, { recursive: true })
-  homes.push(home)
-  return { home, work, ...runners(() => ({ home, work })) }
+  const d = deviceIn(root, name)
+  homes.push(d.home)
+  return d
 }
 type Device = ReturnType<typeof device>
 

@@ -106,3 +106,18 @@ export const DURATION = "\\d+(?: ms|\\.\\d s| min \\d+ s)"
 
 /** `text` as a literal in a regular expression. */
 export const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+/** A device of a multi-device test: its home and work directory under `root`, and the CLI on them. */
+export const deviceIn = (root: string, name: string) => {
+  const home = Path.join(root, name, "home")
+  const work = Path.join(root, name, "work")
+  Fs.mkdirSync(work, { recursive: true })
+  return { home, work, ...runners(() => ({ home, work })) }
+}
+
+/** `dirs` × `files` small text files (`d<i>/f<j>.txt`): a run long enough to catch midway. */
+export const manyFiles = (dirs: number, files: number): Record<string, string> => {
+  const many: Record<string, string> = {}
+  for (let d = 0; d < dirs; d++) for (let f = 0; f < files; f++) many[`d${d}/f${f}.txt`] = `file ${d}/${f}`
+  return many
+}
