@@ -28,6 +28,19 @@ export const MAX_FIELD_LENGTH = 512
 
 const Bounded = Schema.String.pipe(Schema.maxLength(MAX_FIELD_LENGTH))
 
+/**
+ * The most file copies a conduit's run may have going at once (as the CLI's `--parallel`): the
+ * copies of one run share one disk (or two); beyond a few dozen they only compete for it and
+ * for file descriptors.
+ */
+export const MAX_PARALLEL = 64
+
+/** The highest bandwidth limit, in megabits per second (100 Gbit/s: any real link), as the CLI's. */
+export const MAX_BANDWIDTH_MBPS = 100_000
+
+/** The longest version retention in days (about 100 years); 0 keeps versions forever. */
+export const MAX_RETENTION_DAYS = 36_500
+
 // -- shapes ----------------------------------------------------------------------------------
 
 /** What `GET /v1/status` answers: which daemon this is and how to reach its node. */
@@ -190,6 +203,78 @@ export const ConduitStatus = Schema.Struct({
   storage: Schema.Struct({ source: Storage, target: Storage })
 })
 
+/** One side of a conduit: its directory, the location it is in and where in it. */
+const ConduitEndpoint = Schema.Struct({
+  /** The directory's absolute path (on its device). */
+  path: Schema.String,
+  /** The root of its location. */
+  root: Schema.String,
+  /** The directory, relative to the root ("" for the root itself). */
+  dir: Schema.String,
+  /** The location's id. */
+  location: Schema.String
+})
+
+/**
+ * A conduit with every setting, the document `conduit list --json` prints for each (see
+ * `apps/cli/README.md`). Times are ISO 8601.
+ */
+export const Conduit = Schema.Struct({
+  id: Schema.String,
+  source: ConduitEndpoint,
+  target: ConduitEndpoint,
+  mode: Schema.String,
+  enabled: Schema.Boolean,
+  schedule: Schema.String,
+  parallelTransfers: Schema.Number,
+  maxDeleteRatio: Schema.Number,
+  versionRetentionDays: Schema.Number,
+  useIndexRules: Schema.Boolean,
+  indexModeOverride: Schema.NullOr(Schema.String),
+  bandwidthLimitMbps: Schema.NullOr(Schema.Number),
+  conflictStrategy: Schema.String,
+  /** Generations (runs) recorded so far. */
+  generation: Schema.Number,
+  lastSyncCompletedAt: Schema.NullOr(Schema.String),
+  createdAt: Schema.String,
+  updatedAt: Schema.String
+})
+
+/**
+ * The body of `PATCH /v1/conduits/:id`: the settings to change, each optional (the others are
+ * kept). The types are checked here (a body that is not JSON, or a field of the wrong type, is
+ * a 400 `HttpApiDecodeError`); the ranges by the daemon, a 400 `InvalidRequest` with the
+ * setting's reason (`SettingProblem`) — nothing is changed then.
+ */
+export const ConduitSettingsPatch = Schema.Struct({
+  enabled: Schema.optional(Schema.Boolean),
+  /** `manual`, `instant` or `interval:<n>s|m|h|d`. */
+  schedule: Schema.optional(Bounded),
+  /** Megabits per second for what the conduit pushes to a paired device; null: no limit. */
+  bandwidthLimitMbps: Schema.optional(Schema.NullOr(Schema.Number)),
+  parallelTransfers: Schema.optional(Schema.Number),
+  conflictStrategy: Schema.optional(Schema.Literal("last-write-wins")),
+  maxDeleteRatio: Schema.optional(Schema.Number),
+  versionRetentionDays: Schema.optional(Schema.Number)
+})
+
+/** The settings of a `PATCH /v1/conduits/:id`, decoded. */
+export type ConduitSettingsPatch = typeof ConduitSettingsPatch.Type
+
+/** Why a setting of a `PATCH /v1/conduits/:id` is refused (`InvalidRequest.reason`). */
+export type SettingProblem = "InvalidSchedule" | "InvalidBandwidthLimit" | "InvalidParallel" | "InvalidMaxDeleteRatio" | "InvalidRetentionDays"
+
+/**
+ * What `POST /v1/conduits/:id/pause` and `/resume` answer (202): the conduit and its
+ * `FileSyncJob` as it is just after the request — a running job asked to pause still says
+ * `running` until its next checkpoint; a resumed one says how it was before it runs again.
+ */
+export class JobRequest extends Schema.Class<JobRequest>("JobRequest")({
+  conduit: Schema.String,
+  requested: Schema.Literal("pause", "resume"),
+  job: Schema.Struct({ id: Schema.String, status: Schema.String })
+}) {}
+
 /** What `POST /v1/stop` answers, just before the daemon shuts down. */
 export class Stopping extends Schema.Class<Stopping>("Stopping")({
   pid: Schema.Number
@@ -221,6 +306,20 @@ export class PeerNotFound extends Schema.TaggedError<PeerNotFound>()(
   HttpApiSchema.annotations({ status: 404 })
 ) {}
 
+/** The request names a conduit that does not exist (or an id prefix that is ambiguous). 404. */
+export class ConduitNotFound extends Schema.TaggedError<ConduitNotFound>()(
+  "ConduitNotFound",
+  failureFields,
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+/** The conduit is not in a state that allows the request (nothing to pause or to resume). 409. */
+export class ConduitConflict extends Schema.TaggedError<ConduitConflict>()(
+  "ConduitConflict",
+  failureFields,
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
 /** A paired peer could not be reached, or replication with it failed. 502. */
 export class PeerFailure extends Schema.TaggedError<PeerFailure>()(
   "PeerFailure",
@@ -235,7 +334,7 @@ export class DaemonFailure extends Schema.TaggedError<DaemonFailure>()(
   HttpApiSchema.annotations({ status: 500 })
 ) {}
 
-/** Any failure of the control API other than authentication. */
+/** The failures `toFailure` answers service errors with (the conduits add `ConduitNotFound` and `ConduitConflict`). */
 export type ControlFailure = InvalidRequest | PeerNotFound | PeerFailure | DaemonFailure
 
 // -- authentication --------------------------------------------------------------------------
@@ -274,22 +373,38 @@ export class PeersGroup extends HttpApiGroup.make("peers")
   .addError(PeerFailure)
 {}
 
+const ConduitIdPath = Schema.Struct({ id: Bounded })
+
 /**
- * Conduits run in the daemon: the ones with a paired device's endpoint need its node; and the
- * status of every conduit (live: the daemon's scheduler is in it). Fails
- * with `InvalidRequest` (the run was refused: a plan guard, a disabled or busy conduit),
- * `PeerNotFound` (no such conduit) or `PeerFailure` (the peer could not be reached).
+ * Conduits: list, read and change their settings; run them in the daemon (the ones with a
+ * paired device's endpoint need its node); pause and resume their runs; and the status of
+ * every conduit (live: the daemon's scheduler is in it). Fails with `InvalidRequest` (a setting
+ * out of range; a run refused: a plan guard, a disabled or busy conduit), `ConduitNotFound`
+ * (no such conduit; `run` answers `PeerNotFound` there, as it always has), `ConduitConflict`
+ * (nothing to pause or resume) or `PeerFailure` (the peer could not be reached).
  */
 export class ConduitsGroup extends HttpApiGroup.make("conduits")
   .add(HttpApiEndpoint.get("status", "/v1/conduits/status").addSuccess(Schema.Struct({ conduits: Schema.Array(ConduitStatus) })))
+  .add(HttpApiEndpoint.get("list", "/v1/conduits").addSuccess(Schema.Struct({ conduits: Schema.Array(Conduit) })))
+  .add(HttpApiEndpoint.get("get", "/v1/conduits/:id").setPath(ConduitIdPath).addSuccess(Schema.Struct({ conduit: Conduit })))
+  .add(
+    HttpApiEndpoint.patch("update", "/v1/conduits/:id")
+      .setPath(ConduitIdPath)
+      .setPayload(ConduitSettingsPatch)
+      .addSuccess(Schema.Struct({ conduit: Conduit }))
+  )
+  .add(HttpApiEndpoint.post("pause", "/v1/conduits/:id/pause").setPath(ConduitIdPath).addSuccess(JobRequest, { status: 202 }))
+  .add(HttpApiEndpoint.post("resume", "/v1/conduits/:id/resume").setPath(ConduitIdPath).addSuccess(JobRequest, { status: 202 }))
   .add(
     HttpApiEndpoint.post("run", "/v1/conduits/:id/run")
-      .setPath(Schema.Struct({ id: Bounded }))
+      .setPath(ConduitIdPath)
       .setPayload(Schema.Struct({ force: Schema.optional(Schema.Boolean) }))
       .addSuccess(RunSummary)
   )
   .addError(InvalidRequest)
   .addError(PeerNotFound)
+  .addError(ConduitNotFound)
+  .addError(ConduitConflict)
   .addError(PeerFailure)
 {}
 

@@ -10,12 +10,12 @@
  */
 import { LibraryDatabase } from "@conduit/index"
 import { JobRuntime } from "@conduit/jobs"
-import { ConduitEvents, Conduits, ConduitStatus, Scheduler } from "@conduit/sync"
+import { ConduitEvents, Conduits, ConduitSchedule, ConduitStatus, Scheduler } from "@conduit/sync"
 import { PeerReplication } from "@conduit/sync/peers"
 import { Node, Pairing, PeerKeeper } from "@conduit/transport"
-import { HttpApiBuilder, HttpApiError, HttpServer, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder, HttpApiError, HttpMiddleware, HttpServer, HttpServerError, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Duration, Effect, Layer, Option, Redacted, Schedule, Stream } from "effect"
+import { Cause, Chunk, Duration, Effect, Either, Layer, Option, Predicate, Redacted, Schedule, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import * as Http from "node:http"
 import * as ControlApi from "./ControlApi.js"
@@ -169,19 +169,152 @@ const AuthorizationLive = Layer.effect(
     }))
 )
 
+// -- conduits --------------------------------------------------------------------------------
+
+/** One side of a conduit, as the CLI's `conduit list --json` prints it. */
+const toEndpoint = (e: Conduits.ConduitEndpoint) => ({ path: e.path, root: e.location.root, dir: e.dir, location: e.location.id })
+
+/** A conduit as `ControlApi.Conduit`: the document of the CLI's `conduit list --json`, field by field. */
+export const toConduit = (c: Conduits.Conduit): typeof ControlApi.Conduit.Type => ({
+  id: c.id,
+  source: toEndpoint(c.source),
+  target: toEndpoint(c.target),
+  mode: c.mode,
+  enabled: c.enabled,
+  schedule: c.schedule,
+  parallelTransfers: c.parallelTransfers,
+  maxDeleteRatio: c.maxDeleteRatio,
+  versionRetentionDays: c.versionRetentionDays,
+  useIndexRules: c.useIndexRules,
+  indexModeOverride: c.indexModeOverride,
+  bandwidthLimitMbps: c.bandwidthLimitMbps,
+  conflictStrategy: c.conflictStrategy,
+  generation: c.syncGeneration,
+  lastSyncCompletedAt: c.lastSyncCompletedAt === null ? null : c.lastSyncCompletedAt.toISOString(),
+  createdAt: c.createdAt.toISOString(),
+  updatedAt: c.updatedAt.toISOString()
+})
+
+/**
+ * The first setting of a `PATCH /v1/conduits/:id` out of its range, with one sentence; none
+ * when all are in range. The ranges are the CLI's (`apps/cli/src/Limits.ts`, the constants in
+ * `ControlApi`); a schedule is one `ConduitSchedule.parse` accepts. `Conduits.update` stores
+ * settings as they come, so they are checked here, before anything is written.
+ */
+export const checkSettings = (patch: ControlApi.ConduitSettingsPatch): Option.Option<{ readonly reason: ControlApi.SettingProblem; readonly message: string }> => {
+  const problem = (reason: ControlApi.SettingProblem, message: string) => Option.some({ reason, message })
+  if (patch.schedule !== undefined && Either.isLeft(ConduitSchedule.parse(patch.schedule))) {
+    return problem("InvalidSchedule", `'${patch.schedule}' is not a schedule: ${ConduitSchedule.FORMS}`)
+  }
+  const limit = patch.bandwidthLimitMbps
+  if (limit !== undefined && limit !== null && !(Number.isFinite(limit) && limit > 0 && limit <= ControlApi.MAX_BANDWIDTH_MBPS)) {
+    return problem("InvalidBandwidthLimit", `a bandwidth limit is above 0 and at most ${ControlApi.MAX_BANDWIDTH_MBPS} Mbit/s (null for none), not ${limit}`)
+  }
+  const parallel = patch.parallelTransfers
+  if (parallel !== undefined && !(Number.isInteger(parallel) && parallel >= 1 && parallel <= ControlApi.MAX_PARALLEL)) {
+    return problem("InvalidParallel", `parallel transfers are a whole number from 1 to ${ControlApi.MAX_PARALLEL}, not ${parallel}`)
+  }
+  const ratio = patch.maxDeleteRatio
+  if (ratio !== undefined && !(Number.isFinite(ratio) && ratio > 0 && ratio <= 1)) {
+    return problem("InvalidMaxDeleteRatio", `a max delete ratio is above 0 and at most 1 (0 would refuse every delete), not ${ratio}`)
+  }
+  const days = patch.versionRetentionDays
+  if (days !== undefined && !(Number.isInteger(days) && days >= 0 && days <= ControlApi.MAX_RETENTION_DAYS)) {
+    return problem("InvalidRetentionDays", `a version retention is a whole number of days from 0 (forever) to ${ControlApi.MAX_RETENTION_DAYS}, not ${days}`)
+  }
+  return Option.none()
+}
+
+/**
+ * The API error of a failure reading or changing a conduit: no such conduit (404), the
+ * library (500), anything else a request that cannot be carried out (400).
+ */
+const conduitFailure = (e: Described) =>
+  e._tag === "SyncError" && e.reason === "NotFound"
+    ? new ControlApi.ConduitNotFound(fields(e))
+    : e._tag === "LibraryError"
+    ? new ControlApi.DaemonFailure(fields(e))
+    : new ControlApi.InvalidRequest(fields(e))
+
+/** Answers the failures of a conduit operation with `conduitFailure`. */
+const onConduit = <A, R>(effect: Effect.Effect<A, Described, R>) => Effect.mapError(effect, conduitFailure)
+
+/** A request the conduit's state does not allow (409). */
+const conflict = (reason: string, message: string) => new ControlApi.ConduitConflict({ error: "ConduitState", reason, message })
+
 const ConduitsHandlers = HttpApiBuilder.group(ControlApi.Api, "conduits", (handlers) =>
   Effect.gen(function* () {
     const conduits = yield* Conduits.Conduits
     const jobs = yield* JobRuntime.JobRuntime
     // The scheduler runs beside this server in the daemon; it adds pending runs and next run times.
     const scheduler = yield* Effect.serviceOption(Scheduler.Scheduler)
-    return handlers.handle("status", () =>
+    // Resumed runs go on in the background, until they end or the daemon stops.
+    const scope = yield* Effect.scope
+    /** Jobs resumed here whose run has not ended: a second resume of one is refused. */
+    const resuming = new Set<string>()
+
+    /** A conduit's unfinished `FileSyncJob`s (queued, running or paused), oldest first. */
+    const jobsOf = (conduit: string) =>
+      Effect.map(jobs.unfinished(Conduits.FileSyncJob), (all) => all.filter((j) => (j.payload as Conduits.FileSyncPayload).conduit === conduit))
+
+    return handlers
+      .handle("list", () => onConduit(Effect.map(conduits.list, (all) => ({ conduits: all.map(toConduit) }))))
+      .handle("get", ({ path }) => onConduit(Effect.map(conduits.get(path.id), (c) => ({ conduit: toConduit(c) }))))
+      .handle("update", ({ path, payload }) =>
+        Effect.gen(function* () {
+          const conduit = yield* onConduit(conduits.get(path.id))
+          const problem = checkSettings(payload)
+          if (Option.isSome(problem)) return yield* new ControlApi.InvalidRequest({ error: "ConduitSettings", ...problem.value })
+          const settings = Object.fromEntries(Object.entries(payload).filter(([, value]) => value !== undefined)) as Partial<Conduits.ConduitSettings>
+          if (Object.keys(settings).length === 0) return { conduit: toConduit(conduit) }
+          const updated = yield* onConduit(conduits.update(conduit.id, settings))
+          yield* Effect.logInfo(`conduit ${updated.id} updated: ${Object.keys(settings).join(", ")}`)
+          return { conduit: toConduit(updated) }
+        }))
+      .handle("pause", ({ path }) =>
+        Effect.gen(function* () {
+          const conduit = yield* onConduit(conduits.get(path.id))
+          const mine = yield* onConduit(jobsOf(conduit.id))
+          const job = mine.find((j) => j.status === "running" && !j.orphaned) ?? mine.find((j) => j.status === "queued")
+          if (job === undefined) {
+            return yield* mine.some((j) => j.status === "paused")
+              ? conflict("AlreadyPaused", `conduit '${conduit.id}' is already paused; resume it with POST /v1/conduits/${conduit.id}/resume`)
+              : conflict("NotRunning", `conduit '${conduit.id}' has no run going on to pause`)
+          }
+          const after = yield* jobs.pause(job.id).pipe(
+            Effect.catchTag("JobError", () => conflict("NotRunning", `the run of conduit '${conduit.id}' ended before it could be paused`)),
+            Effect.catchTag("LibraryError", (e) => new ControlApi.DaemonFailure(fields(e)))
+          )
+          yield* Effect.logInfo(`pause of conduit ${conduit.id} (job ${after.id}) requested through the control API`)
+          return new ControlApi.JobRequest({ conduit: conduit.id, requested: "pause", job: { id: after.id, status: after.status } })
+        }))
+      .handle("resume", ({ path }) =>
+        Effect.gen(function* () {
+          const conduit = yield* onConduit(conduits.get(path.id))
+          const mine = yield* onConduit(jobsOf(conduit.id))
+          if (mine.some((j) => (j.status === "running" && !j.orphaned) || resuming.has(j.id))) {
+            return yield* conflict("AlreadyRunning", `conduit '${conduit.id}' is running; there is nothing to resume`)
+          }
+          const job = mine.find((j) => j.status === "paused" || j.orphaned)
+          if (job === undefined) return yield* conflict("NotPaused", `conduit '${conduit.id}' has no paused run to resume`)
+          if (!conduit.enabled) return yield* conflict("Disabled", `conduit '${conduit.id}' is disabled; enable it first`)
+          resuming.add(job.id)
+          yield* conduits.runJob(job.id).pipe(
+            Effect.tap((r) => Effect.logInfo(`resumed run of conduit ${conduit.id} ended: job ${job.id} ${r.job?.status ?? "?"}`)),
+            Effect.catchAll((e) => Effect.logWarning(`resumed run of conduit ${conduit.id} (job ${job.id}) failed: ${e.message}`)),
+            Effect.ensuring(Effect.sync(() => resuming.delete(job.id))),
+            Effect.forkIn(scope)
+          )
+          return new ControlApi.JobRequest({ conduit: conduit.id, requested: "resume", job: { id: job.id, status: job.status } })
+        }))
+      .handle("status", () =>
       library(ConduitStatus.collect().pipe(
         Effect.map((all) => ({ conduits: all.map(ConduitStatus.toJson) })),
         Effect.provideService(Conduits.Conduits, conduits),
         Effect.provideService(JobRuntime.JobRuntime, jobs),
         Option.isSome(scheduler) ? Effect.provideService(Scheduler.Scheduler, scheduler.value) : (self) => self
-      ))).handle("run", ({ path, payload }) =>
+      )))
+      .handle("run", ({ path, payload }) =>
       Effect.gen(function* () {
         const r = yield* conduits.run(path.id, { force: payload.force === true })
         const summary = r.plan.summary
@@ -242,8 +375,26 @@ const ApiLive = HttpApiBuilder.api(ControlApi.Api).pipe(
 /** The HTTP server on 127.0.0.1, `port` 0 for any free one. */
 export const serverLayer = (port: number) => NodeHttpServer.layer(() => Http.createServer(), { host: HOST, port })
 
+/**
+ * A request body that is not JSON at all is answered as a body of the wrong shape is: 400
+ * `HttpApiDecodeError` with a sentence. (HttpApi dies with the body's `RequestError` there,
+ * which the server would answer with an empty 400.) An API middleware: it runs inside the
+ * token check's routing, before the server turns failures into responses.
+ */
+const explainUnreadableBody = HttpMiddleware.make((app) =>
+  Effect.catchAllCause(app, (cause) => {
+    const unreadable = Chunk.findFirst(
+      Cause.defects(cause),
+      (d): d is HttpServerError.RequestError =>
+        Predicate.isTagged(d, "RequestError") && Predicate.hasProperty(d, "reason") && d.reason === "Decode"
+    )
+    if (Option.isNone(unreadable)) return Effect.failCause(cause)
+    const why = unreadable.value.cause instanceof Error ? `: ${unreadable.value.cause.message}` : ""
+    return Effect.orDie(HttpServerResponse.json({ _tag: "HttpApiDecodeError", issues: [], message: `the request body is not valid JSON${why}` }, { status: 400 }))
+  }))
+
 /** Serves the control API on the HTTP server (from `serverLayer`) until released. */
-export const layer = HttpApiBuilder.serve().pipe(Layer.provide(ApiLive))
+export const layer = HttpApiBuilder.serve().pipe(Layer.provide(HttpApiBuilder.middleware(explainUnreadableBody)), Layer.provide(ApiLive))
 
 /** The URL of the control API on a server. */
 export const url = Effect.map(HttpServer.HttpServer, (server) =>

@@ -13,7 +13,7 @@ import { OpenApi } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { afterEach, assert, beforeEach } from "vitest"
 import { ControlApi, DaemonFiles } from "../src/api.js"
-import { toFailure } from "../src/ControlServer.js"
+import { checkSettings, toFailure } from "../src/ControlServer.js"
 
 let home: string
 beforeEach(() => {
@@ -74,10 +74,54 @@ describe("ControlServer.toFailure", () => {
   })
 })
 
+describe("ControlServer.checkSettings", () => {
+  const reason = (patch: ControlApi.ConduitSettingsPatch) => Option.getOrUndefined(Option.map(checkSettings(patch), (p) => p.reason))
+
+  it("accepts every setting in range, at both ends", () => {
+    for (const patch of [
+      {},
+      { enabled: false, conflictStrategy: "last-write-wins" as const },
+      { schedule: "manual" },
+      { schedule: "instant" },
+      { schedule: "interval:30s" },
+      { schedule: "interval:1d" },
+      { bandwidthLimitMbps: null },
+      { bandwidthLimitMbps: 0.5 },
+      { bandwidthLimitMbps: ControlApi.MAX_BANDWIDTH_MBPS },
+      { parallelTransfers: 1 },
+      { parallelTransfers: ControlApi.MAX_PARALLEL },
+      { maxDeleteRatio: 1 },
+      { maxDeleteRatio: 0.01 },
+      { versionRetentionDays: 0 },
+      { versionRetentionDays: ControlApi.MAX_RETENTION_DAYS }
+    ]) assert.isUndefined(reason(patch), JSON.stringify(patch))
+  })
+
+  it("names the first setting out of range, with a sentence", () => {
+    assert.strictEqual(reason({ schedule: "every tuesday" }), "InvalidSchedule")
+    assert.strictEqual(reason({ schedule: "interval:0m" }), "InvalidSchedule")
+    assert.strictEqual(reason({ schedule: "interval:5w" }), "InvalidSchedule")
+    assert.strictEqual(reason({ bandwidthLimitMbps: 0 }), "InvalidBandwidthLimit")
+    assert.strictEqual(reason({ bandwidthLimitMbps: -5 }), "InvalidBandwidthLimit")
+    assert.strictEqual(reason({ bandwidthLimitMbps: 1e9 }), "InvalidBandwidthLimit")
+    assert.strictEqual(reason({ bandwidthLimitMbps: Number.NaN }), "InvalidBandwidthLimit")
+    assert.strictEqual(reason({ parallelTransfers: 0 }), "InvalidParallel")
+    assert.strictEqual(reason({ parallelTransfers: 65 }), "InvalidParallel")
+    assert.strictEqual(reason({ parallelTransfers: 1.5 }), "InvalidParallel")
+    assert.strictEqual(reason({ maxDeleteRatio: 0 }), "InvalidMaxDeleteRatio")
+    assert.strictEqual(reason({ maxDeleteRatio: 1.01 }), "InvalidMaxDeleteRatio")
+    assert.strictEqual(reason({ versionRetentionDays: -1 }), "InvalidRetentionDays")
+    assert.strictEqual(reason({ versionRetentionDays: 0.5 }), "InvalidRetentionDays")
+    assert.strictEqual(reason({ versionRetentionDays: ControlApi.MAX_RETENTION_DAYS + 1 }), "InvalidRetentionDays")
+    const schedule = Option.getOrThrow(checkSettings({ schedule: "every tuesday" }))
+    assert.strictEqual(schedule.message, "'every tuesday' is not a schedule: manual, instant, or interval:<n>s|m|h|d with a whole n of at least 1, e.g. interval:30m")
+  })
+})
+
 describe("ControlApi", () => {
   it("documents every endpoint, each behind the bearer token", () => {
     const spec = OpenApi.fromApi(ControlApi.Api)
-    assert.deepStrictEqual(Object.keys(spec.paths).sort(), ["/v1/conduits/status", "/v1/conduits/{id}/run", "/v1/events", "/v1/peers", "/v1/peers/{peerId}", "/v1/peers/{peerId}/pull", "/v1/status", "/v1/stop"])
+    assert.deepStrictEqual(Object.keys(spec.paths).sort(), ["/v1/conduits", "/v1/conduits/status", "/v1/conduits/{id}", "/v1/conduits/{id}/pause", "/v1/conduits/{id}/resume", "/v1/conduits/{id}/run", "/v1/events", "/v1/peers", "/v1/peers/{peerId}", "/v1/peers/{peerId}/pull", "/v1/status", "/v1/stop"])
     assert.deepStrictEqual(Object.keys(spec.components.securitySchemes), ["token"])
     assert.deepStrictEqual(spec.security, [{ token: [] }], "the whole API requires the token")
     for (const [path, operations] of Object.entries(spec.paths)) {
