@@ -10,7 +10,8 @@ import { Entry as EntryModule } from "@conduit/domain"
 import type { Indexer, IndexStore, Locations } from "@conduit/index"
 import type { JobRuntime, VersionStore } from "@conduit/jobs"
 import type { Fingerprint, Plan } from "@conduit/resolver"
-import type { Conduits, DirectorySync, LocalPlanRunner } from "@conduit/sync"
+import { Conduits } from "@conduit/sync"
+import type { DirectorySync, LocalPlanRunner } from "@conduit/sync"
 import { describe } from "./Output.js"
 
 /** A location. */
@@ -202,34 +203,8 @@ export const job = (j: JobRuntime.JobRecord) => ({
 
 // -- conduits --------------------------------------------------------------------------------
 
-/** An endpoint of a conduit. */
-const conduitEndpoint = (e: Conduits.ConduitEndpoint) => ({
-  path: e.path,
-  root: e.location.root,
-  dir: e.dir,
-  location: e.location.id
-})
-
 /** Encodes a conduit: its endpoints, every setting and where its runs are. */
-export const conduit = (c: Conduits.Conduit) => ({
-  id: c.id,
-  source: conduitEndpoint(c.source),
-  target: conduitEndpoint(c.target),
-  mode: c.mode,
-  enabled: c.enabled,
-  schedule: c.schedule,
-  parallelTransfers: c.parallelTransfers,
-  maxDeleteRatio: c.maxDeleteRatio,
-  versionRetentionDays: c.versionRetentionDays,
-  useIndexRules: c.useIndexRules,
-  indexModeOverride: c.indexModeOverride,
-  bandwidthLimitMbps: c.bandwidthLimitMbps,
-  conflictStrategy: c.conflictStrategy,
-  generation: c.syncGeneration,
-  lastSyncCompletedAt: c.lastSyncCompletedAt === null ? null : c.lastSyncCompletedAt.toISOString(),
-  createdAt: c.createdAt.toISOString(),
-  updatedAt: c.updatedAt.toISOString()
-})
+export const conduit = Conduits.toDocument
 
 /**
  * How long a generation took, or null while it runs and for one that was interrupted (its end

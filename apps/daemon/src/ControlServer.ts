@@ -172,28 +172,8 @@ const AuthorizationLive = Layer.effect(
 // -- conduits --------------------------------------------------------------------------------
 
 /** One side of a conduit, as the CLI's `conduit list --json` prints it. */
-const toEndpoint = (e: Conduits.ConduitEndpoint) => ({ path: e.path, root: e.location.root, dir: e.dir, location: e.location.id })
-
-/** A conduit as `ControlApi.Conduit`: the document of the CLI's `conduit list --json`, field by field. */
-export const toConduit = (c: Conduits.Conduit): typeof ControlApi.Conduit.Type => ({
-  id: c.id,
-  source: toEndpoint(c.source),
-  target: toEndpoint(c.target),
-  mode: c.mode,
-  enabled: c.enabled,
-  schedule: c.schedule,
-  parallelTransfers: c.parallelTransfers,
-  maxDeleteRatio: c.maxDeleteRatio,
-  versionRetentionDays: c.versionRetentionDays,
-  useIndexRules: c.useIndexRules,
-  indexModeOverride: c.indexModeOverride,
-  bandwidthLimitMbps: c.bandwidthLimitMbps,
-  conflictStrategy: c.conflictStrategy,
-  generation: c.syncGeneration,
-  lastSyncCompletedAt: c.lastSyncCompletedAt === null ? null : c.lastSyncCompletedAt.toISOString(),
-  createdAt: c.createdAt.toISOString(),
-  updatedAt: c.updatedAt.toISOString()
-})
+/** A conduit as `ControlApi.Conduit`: the document of the CLI's `conduit list --json`. */
+export const toConduit = (c: Conduits.Conduit): typeof ControlApi.Conduit.Type => Conduits.toDocument(c)
 
 /**
  * The first setting of a `PATCH /v1/conduits/:id` out of its range, with one sentence; none

@@ -294,6 +294,32 @@ const settingsColumns = (settings: ConduitSettings) => ({
 const under = (dir: RelPath.RelPath, path: RelPath.RelPath): RelPath.RelPath =>
   (dir === "" ? path : path === "" ? dir : `${dir}/${path}`) as RelPath.RelPath
 
+/**
+ * A conduit as a JSON document: its endpoints (path, location root, directory inside it,
+ * location id), every setting and where its runs are (the CLI's `--json` and the control API).
+ */
+export const toDocument = (c: Conduit) => ({
+  id: c.id,
+  source: endpointDocument(c.source),
+  target: endpointDocument(c.target),
+  mode: c.mode,
+  enabled: c.enabled,
+  schedule: c.schedule,
+  parallelTransfers: c.parallelTransfers,
+  maxDeleteRatio: c.maxDeleteRatio,
+  versionRetentionDays: c.versionRetentionDays,
+  useIndexRules: c.useIndexRules,
+  indexModeOverride: c.indexModeOverride,
+  bandwidthLimitMbps: c.bandwidthLimitMbps,
+  conflictStrategy: c.conflictStrategy,
+  generation: c.syncGeneration,
+  lastSyncCompletedAt: c.lastSyncCompletedAt === null ? null : c.lastSyncCompletedAt.toISOString(),
+  createdAt: c.createdAt.toISOString(),
+  updatedAt: c.updatedAt.toISOString()
+})
+
+const endpointDocument = (e: ConduitEndpoint) => ({ path: e.path, root: e.location.root, dir: e.dir, location: e.location.id })
+
 /** An endpoint as people name it: the path, with the paired device's name for a remote one. */
 const endpointName = (at: ConduitEndpoint) => (at.peer === null ? at.path : `${at.peer.name}:${at.path}`)
 
