@@ -11,7 +11,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "vitest"
 import { spawn } from "node:child_process"
-import { CLI, DURATION, escape, manyFiles, session, T0, tree as treeIn, write } from "./support.js"
+import { CLI, DURATION, escape, ISO, manyFiles, session, T0, TIME, tree as treeIn, write } from "./support.js"
 
 const { conduit, json, home: homeDir, work: workDir } = session("conduit")
 
@@ -51,8 +51,6 @@ const files = (root: string): Array<[string, string]> =>
 const create = async (src: string, dst: string, ...options: Array<string>): Promise<any> =>
   (await json(0, "conduit", "create", src, dst, ...options)).conduit
 
-const TIME = "\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}"
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
 describe("conduit conduit, run, plan, history, conflicts, versions, restore", () => {
   it("are listed in the help, each with its options", async () => {

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "vitest"
-import { CLI, escape, manyFiles, session, T0, tree as treeIn, write } from "./support.js"
+import { CLI, escape, ISO, manyFiles, session, T0, TIME, tree as treeIn, write } from "./support.js"
 
 const { conduit, json, home: homeDir, work: workDir } = session("status")
 
@@ -16,8 +16,6 @@ const tree = (name: string, files: Record<string, string | null> = {}) => treeIn
 const create = async (src: string, dst: string, ...options: Array<string>): Promise<any> =>
   (await json(0, "conduit", "create", src, dst, ...options)).conduit
 
-const TIME = "\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}"
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
 describe("conduit status", () => {
   it("shows the last generation's figures, the newest conflict with its resolution and each endpoint's storage", async () => {

@@ -104,6 +104,12 @@ export const write = (root: string, rel: string, content: string, seconds: numbe
 /** A duration as the CLI prints it, as a regular expression source. */
 export const DURATION = "\\d+(?: ms|\\.\\d s| min \\d+ s)"
 
+/** A local time as the text output prints it (`2026-11-24 07:53:16`), as a pattern. */
+export const TIME = "\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}"
+
+/** An ISO 8601 time as the JSON output gives it. */
+export const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
 /** `text` as a literal in a regular expression. */
 export const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 

@@ -195,6 +195,23 @@ export const receiverPolicy: Effect.Effect<
           WHERE l.uuid = ${offer.location} AND e.hash = ${hash} AND e.tombstone = 0 AND e.kind = 0 LIMIT 1`
         return rows.length === 0 ? null : Path.join(root, rows[0]!.disk_path ?? rows[0]!.path)
       }).pipe(Effect.orElseSucceed(() => null)),
+    haveAll: (offers) =>
+      Effect.gen(function* () {
+        const found = new Map<string, string>()
+        for (const location of new Set(offers.map((o) => o.location))) {
+          const first = offers.find((o) => o.location === location)!
+          const root = yield* Effect.orElseSucceed(rootOf(location, first.path), () => null)
+          if (root === null) continue
+          const hashes = [...new Set(offers.filter((o) => o.location === location).map((o) => o.hash))]
+          // One query per bundle, by the hash index (`+e.location_id`, as in `have`).
+          const rows = yield* sql<{ hash: string; path: string; disk_path: string | null }>`SELECT e.hash, e.path, e.disk_path FROM entries e
+            JOIN locations l ON l.id = +e.location_id
+            WHERE l.uuid = ${location} AND e.tombstone = 0 AND e.kind = 0
+              AND e.hash IN (SELECT value FROM json_each(${JSON.stringify(hashes)}))`
+          for (const row of rows) if (!found.has(row.hash)) found.set(row.hash, Path.join(root, row.disk_path ?? row.path))
+        }
+        return found as ReadonlyMap<string, string>
+      }).pipe(Effect.orElseSucceed(() => new Map<string, string>())),
     received: (result) =>
       Effect.sync(() => {
         if (!result.ok || Option.isNone(server)) return

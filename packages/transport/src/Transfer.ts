@@ -217,6 +217,11 @@ export interface ReceiverPolicy {
    */
   readonly have?: (hash: string, offer: OfferInfo) => Effect.Effect<string | null>
   /**
+   * `have` for the files of a bundle at once (one lookup instead of one per file): the local
+   * files with each offer's content, by hash. Default: `have` per file.
+   */
+  readonly haveAll?: (offers: ReadonlyArray<OfferInfo>) => Effect.Effect<ReadonlyMap<string, string>>
+  /**
    * Called just before a verified, durable temporary file is renamed over `destination`: keeps
    * what is there (the sync layer keeps it as a version). Default: nothing is kept. A failure
    * leaves the destination as it was (and a large file's temporary file, complete, for a later

@@ -72,8 +72,14 @@ describe("Transfer bundles", () => {
       const content = bytes(5000, 3)
       const local = writeFile(root, "elsewhere/copy.bin", content)
       const results: Array<Transfer.ReceiveResult> = []
+      // Bundles ask for a whole bundle's content at once (`haveAll`; `have` is the per-file fallback).
+      const asked: Array<number> = []
       yield* b.receiver.serve(policyFor(root, results, {
-        have: (hash) => Effect.succeed(hash === blake3(content) ? local : null)
+        have: () => Effect.die("a bundle asks haveAll"),
+        haveAll: (offers) => Effect.sync(() => {
+          asked.push(offers.length)
+          return new Map([[blake3(content), local]])
+        })
       }))
       const same = writeFile(source, "same.bin", content)
       const other = writeFile(source, "other.bin", bytes(4000, 4))
@@ -88,6 +94,23 @@ describe("Transfer bundles", () => {
       assert.isTrue(Either.isLeft(missing!) && missing.left.reason === "Io")
       assert.isTrue(sameBytes(same, Path.join(root, "same.bin")))
       assert.deepStrictEqual(allFiles(root), ["elsewhere/copy.bin", "same.bin"])
+      assert.deepStrictEqual(asked, [1], "one lookup for the bundle (the changed and the missing file were not offered)")
+    }))
+
+  it.scopedLive("a source that became a symlink is not read through (small or large): Io, nothing sent", () =>
+    Effect.gen(function* () {
+      const { a, b, root, source } = yield* pair()
+      yield* b.receiver.serve(policyFor(root, []))
+      const outside = writeFile(source, "outside/secret.bin", bytes(1000, 7))
+      const outsideLarge = writeFile(source, "outside/secret-large.bin", bytes(constants.MAX_BUNDLE_FILE_SIZE * 3, 8))
+      Fs.symlinkSync(outside, Path.join(source, "small.bin"))
+      Fs.symlinkSync(outsideLarge, Path.join(source, "large.bin"))
+      const outcomes = yield* a.sender.sendAll(b.node.peerId, [
+        { source: Path.join(source, "small.bin"), location: LOCATION, path: "small.bin" },
+        { source: Path.join(source, "large.bin"), location: LOCATION, path: "large.bin" }
+      ])
+      for (const outcome of outcomes) assert.isTrue(Either.isLeft(outcome) && outcome.left.reason === "Io", JSON.stringify(outcome))
+      assert.deepStrictEqual(allFiles(root), [])
     }))
 
   it.scopedLive("a hostile bundle: '..' or absolute paths, too many files or bytes, no agreement → Malformed/Protocol; nothing written", () =>

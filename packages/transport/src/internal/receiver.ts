@@ -603,6 +603,9 @@ export const serve = (
     const acceptBundle = (session: Session, b: IncomingBundle) =>
       Effect.gen(function* () {
         const needed: Array<number> = []
+        const local = policy.haveAll === undefined
+          ? null
+          : yield* Effect.orElseSucceed(policy.haveAll(b.bundle.files.map((_, i) => offerInfoOf(b, i, session.peerId))), () => new Map<string, string>())
         // Files of a bundle share few directories: each is checked once.
         const directories = new Map<string, Destination.CheckedDestination | TransferError>()
         for (let i = 0; i < b.bundle.files.length; i++) {
@@ -635,8 +638,10 @@ export const serve = (
           }
           const slot = placed.right
           b.slots[i] = slot
-          const local = policy.have === undefined ? null : yield* Effect.orElseSucceed(policy.have(info.hash, info), () => null)
-          if (local !== null && copySmall(local, slot)) slot.localCopy = true
+          const from = local !== null
+            ? local.get(info.hash) ?? null
+            : policy.have === undefined ? null : yield* Effect.orElseSucceed(policy.have(info.hash, info), () => null)
+          if (from !== null && copySmall(from, slot)) slot.localCopy = true
           else needed.push(i)
         }
         if (b.state === "closed") return

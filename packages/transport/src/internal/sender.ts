@@ -120,7 +120,7 @@ const prepare = (
 ): Effect.Effect<Prepared, TransferError, Scope.Scope> =>
   Effect.gen(function* () {
     const handle = yield* Effect.acquireRelease(
-      Effect.tryPromise({ try: () => Fs.open(file.source, "r"), catch: (cause) => ioError(file.path, cause) }),
+      Effect.tryPromise({ try: () => Fs.open(file.source, SOURCE_FLAGS), catch: (cause) => ioError(file.path, cause) }),
       (h) => Effect.promise(() => h.close().catch(() => undefined))
     )
     const before = yield* Effect.tryPromise({ try: () => handle.stat({ bigint: true }), catch: (cause) => ioError(file.path, cause) })
@@ -175,6 +175,12 @@ const prepare = (
 
 class SourceChanged extends Error {}
 
+/**
+ * A source is opened without following a symlink at its name: a file replaced by a link since it
+ * was indexed (to something outside the location, say) is not read and sent (`ELOOP`: `Io`).
+ */
+const SOURCE_FLAGS = FsSync.constants.O_RDONLY | FsSync.constants.O_NOFOLLOW
+
 /** A small file read whole for a bundle, or why it cannot go in one. */
 type SmallRead =
   | { readonly _tag: "Small"; readonly bytes: Buffer; readonly hash: string; readonly mtimeNs: bigint; readonly mode: number | null }
@@ -192,7 +198,7 @@ const readSmall = (file: OutgoingFile): SmallRead => {
   const changed = (detail: string) => failed(new TransferError({ reason: "SourceChanged", path: file.path, detail }))
   let fd: number
   try {
-    fd = FsSync.openSync(file.source, "r")
+    fd = FsSync.openSync(file.source, SOURCE_FLAGS)
   } catch (cause) {
     return failed(ioError(file.path, cause))
   }
