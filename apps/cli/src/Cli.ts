@@ -15,6 +15,7 @@ import * as JobsCommand from "./JobsCommand.js"
 import * as LocationCommand from "./LocationCommand.js"
 import * as LsCommand from "./LsCommand.js"
 import * as Output from "./Output.js"
+import * as PanelCommand from "./PanelCommand.js"
 import * as PeerCommand from "./PeerCommand.js"
 import * as RunCommand from "./RunCommand.js"
 import * as StatusCommand from "./StatusCommand.js"
@@ -41,7 +42,8 @@ export const command = Command.make("conduit").pipe(
     VersionsCommand.restore,
     DaemonCommand.command,
     PeerCommand.command,
-    WatchCommand.watch
+    WatchCommand.watch,
+    PanelCommand.panel
   ])
 )
 

@@ -10,7 +10,7 @@ import * as Limits from "./Limits.js"
 /**
  * A path the command needs in the index is not there (`NotIndexed`), an option's value is out
  * of its range (`InvalidParallel`, `InvalidMaxDeleteRatio`, `InvalidSchedule`; `value` is what
- * was given), or `restore --version` names a version that does not exist (`NoSuchVersion`;
+ * was given), `conduit set` was given no setting (`NoSettings`), or `restore --version` names a version that does not exist (`NoSuchVersion`;
  * `value` is the number asked for, `versions` how many there are), or a job id matches no job (`UnknownJob`), several
  * (`AmbiguousJob`) or one that has ended (`JobEnded`).
  *
@@ -21,7 +21,7 @@ import * as Limits from "./Limits.js"
  * it could not be started (`DaemonStartFailed`) or did not stop in time (`DaemonStopTimeout`).
  */
 export class CliError extends Schema.TaggedError<CliError>()("CliError", {
-  reason: Schema.Literal("NotIndexed", "InvalidParallel", "InvalidMaxDeleteRatio", "InvalidSchedule", "InvalidKeepVersions", "InvalidBandwidthLimit", "NoSuchVersion", "UnknownJob", "AmbiguousJob", "JobEnded",
+  reason: Schema.Literal("NotIndexed", "InvalidParallel", "InvalidMaxDeleteRatio", "InvalidSchedule", "InvalidKeepVersions", "InvalidBandwidthLimit", "NoSettings", "NoSuchVersion", "UnknownJob", "AmbiguousJob", "JobEnded",
     "NoDaemon", "DaemonStarting", "DaemonRunning", "DaemonUnreachable", "DaemonTokenRefused", "DaemonStartFailed", "DaemonStopTimeout"),
   path: Schema.optional(Schema.String),
   value: Schema.optional(Schema.String),
@@ -42,6 +42,8 @@ export class CliError extends Schema.TaggedError<CliError>()("CliError", {
         return `--keep-versions must be a whole number of days from 0 (keep forever) to ${Limits.MAX_RETENTION_DAYS} (got ${this.value})`
       case "InvalidSchedule":
         return `unknown schedule '${this.value}' (accepted: ${Limits.SCHEDULE_FORMS})`
+      case "NoSettings":
+        return `nothing to change: give at least one setting (see 'conduit conduit set --help')`
       case "UnknownJob":
         return `no job '${this.value}' (see 'conduit jobs')`
       case "AmbiguousJob":

@@ -1,5 +1,5 @@
 /**
- * `conduit conduit create | list | show | rm | enable | disable`: the conduits of this device,
+ * `conduit conduit create | list | show | set | rm | enable | disable`: the conduits of this device,
  * each a lasting sync relationship between two directories with its mode and settings, run
  * with `conduit run` (see RunCommand.ts) and recorded generation by generation.
  *
@@ -70,10 +70,8 @@ const inNoLocation = (absolute: string) =>
       Effect.catchIf((e) => e._tag === "PathError" && e.reason === "OutsideLocations", () => Effect.succeed(true))
     ))
 
-const create = Command.make("conduit create", {
-  source: Args.text({ name: "SRC" }).pipe(Args.withDescription("the source directory (it must exist), or DEVICE:/path on a paired device")),
-  target: Args.text({ name: "DST" }).pipe(Args.withDescription("the target directory (it must exist), or DEVICE:/path on a paired device (its peer id or name; its index must have been pulled)")),
-  mode: modeOption(`the conduit's sync mode (default ${Modes.mirror.name})`).pipe(Options.withDefault(Modes.mirror.name)),
+/** The options of the settings `create` and `set` take. */
+const settingOptions = {
   schedule: Options.text("schedule").pipe(
     Options.withPseudoName("manual|instant|interval:<n>s|m|h|d"),
     Options.withDescription(`when the daemon is to run the conduit (default manual: only 'conduit run' does): ${Limits.SCHEDULE_FORMS}`),
@@ -103,6 +101,13 @@ const create = Command.make("conduit create", {
     Options.withDescription(`megabits per second the files this conduit sends to a paired device may use (default: no limit; above 0, at most ${Limits.MAX_BANDWIDTH_MBPS})`),
     Options.optional
   ),
+}
+
+const create = Command.make("conduit create", {
+  source: Args.text({ name: "SRC" }).pipe(Args.withDescription("the source directory (it must exist), or DEVICE:/path on a paired device")),
+  target: Args.text({ name: "DST" }).pipe(Args.withDescription("the target directory (it must exist), or DEVICE:/path on a paired device (its peer id or name; its index must have been pulled)")),
+  mode: modeOption(`the conduit's sync mode (default ${Modes.mirror.name})`).pipe(Options.withDefault(Modes.mirror.name)),
+  ...settingOptions,
   disabled: Options.boolean("disabled").pipe(
     Options.withDescription("create it disabled: 'conduit run' refuses it until 'conduit conduit enable ID'")
   ),
@@ -152,6 +157,40 @@ const show = Command.make("conduit show", { id, json: Output.json }, (args) =>
   Command.withDescription("Show every setting of a conduit and its last generation.")
 )
 
+// -- set -----------------------------------------------------------------------------------
+
+const set = Command.make("conduit set", {
+  id,
+  ...settingOptions,
+  noBandwidthLimit: Options.boolean("no-bandwidth-limit").pipe(Options.withDescription("remove the conduit's bandwidth limit")),
+  conflictStrategy: Options.choice("conflict-strategy", ["last-write-wins"]).pipe(
+    Options.withDescription("how a bidirectional run decides a file both sides changed: last-write-wins (the loser is kept as a version and a conflict)"),
+    Options.optional
+  ),
+  json: Output.json
+}, (args) =>
+  Effect.gen(function* () {
+    const conduits = yield* Conduits.Conduits
+    if (args.noBandwidthLimit && Option.isSome(args.bandwidthLimit)) {
+      return yield* new CliError({ reason: "InvalidBandwidthLimit", value: `${args.bandwidthLimit.value} together with --no-bandwidth-limit` })
+    }
+    const settings: Partial<Conduits.ConduitSettings> = {
+      ...(yield* settingsOf(args)),
+      ...(args.noBandwidthLimit ? { bandwidthLimitMbps: null } : {}),
+      ...(Option.isSome(args.conflictStrategy) ? { conflictStrategy: args.conflictStrategy.value } : {})
+    }
+    if (Object.keys(settings).length === 0) return yield* new CliError({ reason: "NoSettings" })
+    // The conduit is found first: an unknown id is refused before anything is written.
+    const conduit = yield* conduits.update((yield* conduits.get(args.id)).id, settings)
+    if (args.json) return yield* Output.printJson({ conduit: Json.conduit(conduit) })
+    yield* Output.line(`updated conduit ${Format.conduitName(conduit)}: ${Object.keys(settings).join(", ")}`)
+    yield* Effect.forEach(Format.conduitDetails(conduit), Output.line, { discard: true })
+  }).pipe(Effect.provide(Library.conduitsLayer), Output.reportFailures(args))).pipe(
+  Command.withDescription(
+    "Change a conduit's settings (schedule, bandwidth limit, parallel transfers, conflict strategy, max delete ratio, version retention); a running daemon picks them up at its next look (within a second)."
+  )
+)
+
 // -- rm --------------------------------------------------------------------------------------
 
 const rm = Command.make("conduit rm", { id, json: Output.json }, (args) =>
@@ -189,4 +228,4 @@ const setEnabled = (enabled: boolean) =>
  * The `conduit conduit …` commands. Each is named with both words (`conduit create`): a group
  * named `conduit` cannot be parsed under a program of that name (see `Cli.normalizeArgv`).
  */
-export const commands = [create, list, show, rm, setEnabled(true), setEnabled(false)] as const
+export const commands = [create, list, show, set, rm, setEnabled(true), setEnabled(false)] as const

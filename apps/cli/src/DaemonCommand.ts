@@ -38,6 +38,8 @@ export interface Connection {
   readonly home: string
   readonly info: DaemonFiles.DaemonInfo & { readonly api: string }
   readonly client: ControlClient.Client
+  /** The control API's token (for what the typed client cannot do: the event stream, the panel). */
+  readonly token: string
 }
 
 /** The live daemon of `home` as its state file says, or the reason there is none. */
@@ -91,7 +93,7 @@ export const connect: Effect.Effect<Connection, CliError> = Effect.gen(function*
   const token = yield* Effect.orElseSucceed(DaemonFiles.readToken(home), () => Option.none<string>())
   if (info.api === undefined || Option.isNone(token)) return yield* new CliError({ reason: "DaemonStarting", value: String(info.pid) })
   const client = yield* ControlClient.make(info.api, token.value)
-  return { home, info: { ...info, api: info.api }, client }
+  return { home, info: { ...info, api: info.api }, client, token: token.value }
 })
 
 // -- output ----------------------------------------------------------------------------------

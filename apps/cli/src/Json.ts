@@ -210,25 +210,10 @@ export const conduit = Conduits.toDocument
  * How long a generation took, or null while it runs and for one that was interrupted (its end
  * is when a later process noticed, not when it stopped).
  */
-export const generationDurationMs = (g: Conduits.Generation): number | null =>
-  g.completedAt === null || g.status === "interrupted" ? null : g.completedAt.getTime() - g.startedAt.getTime()
+export const generationDurationMs = Conduits.generationDurationMs
 
 /** Encodes a generation: one run of a conduit. */
-export const generation = (g: Conduits.Generation) => ({
-  generation: g.generation,
-  status: g.status,
-  startedAt: g.startedAt.toISOString(),
-  completedAt: g.completedAt === null ? null : g.completedAt.toISOString(),
-  durationMs: generationDurationMs(g),
-  filesCopied: g.filesCopied,
-  filesDeleted: g.filesDeleted,
-  filesMoved: g.filesMoved,
-  bytesTransferred: g.bytesTransferred,
-  conflictsResolved: g.conflictsResolved,
-  verification: g.verification,
-  remaining: g.remaining,
-  errors: g.errors.map((e) => ({ path: e.path, reason: e.reason, message: e.message }))
-})
+export const generation = Conduits.generationDocument
 
 /** Encodes a recorded conflict. */
 export const conflictRecord = (r: Conduits.ConflictRecord) => ({

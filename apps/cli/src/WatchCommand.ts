@@ -12,7 +12,7 @@
 import { DaemonFiles } from "@conduit/daemon/api"
 import { ConduitEvents } from "@conduit/sync"
 import { Command } from "@effect/cli"
-import { Effect, Either, Option, Stream } from "effect"
+import { Effect, Either, Stream } from "effect"
 import { CliError } from "./CliError.js"
 import * as DaemonCommand from "./DaemonCommand.js"
 import * as Format from "./Format.js"
@@ -69,11 +69,9 @@ export const watch = Command.make("watch", { json: Output.json }, (args) =>
     const connection = yield* DaemonCommand.connect
     const pid = String(connection.info.pid)
     const tokenFile = DaemonFiles.paths(connection.home).token
-    const token = yield* Effect.orElseSucceed(DaemonFiles.readToken(connection.home), () => Option.none<string>())
-    if (Option.isNone(token)) return yield* new CliError({ reason: "DaemonStarting", value: pid })
     const unreachable = (detail: string) => new CliError({ reason: "DaemonUnreachable", value: pid, detail })
     const response = yield* Effect.tryPromise({
-      try: (signal) => fetch(`${connection.info.api}/v1/events`, { headers: { authorization: `Bearer ${token.value}` }, signal }),
+      try: (signal) => fetch(`${connection.info.api}/v1/events`, { headers: { authorization: `Bearer ${connection.token}` }, signal }),
       catch: () => unreachable(`nothing answers at ${connection.info.api}`)
     })
     if (response.status === 401) return yield* new CliError({ reason: "DaemonTokenRefused", value: pid, path: tokenFile })

@@ -57,7 +57,7 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
     const help = await conduit("--help")
     assert.strictEqual(help.code, 0)
     for (const command of [
-      "conduit create", "conduit list", "conduit show", "conduit rm", "conduit enable", "conduit disable",
+      "conduit create", "conduit list", "conduit show", "conduit set", "conduit rm", "conduit enable", "conduit disable",
       "run", "plan", "history", "conflicts", "versions", "restore"
     ]) {
       assert.include(help.stdout, `- ${command} `)
@@ -74,6 +74,10 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
       ]],
       [["conduit", "list"], ["--json"]],
       [["conduit", "show"], ["<ID>", "--json"]],
+      [["conduit", "set"], [
+        "<ID>", "--schedule manual|instant|interval:<n>s|m|h|d", "--parallel N", "--max-delete-ratio R", "--keep-versions DAYS",
+        "--bandwidth-limit MBPS", "--no-bandwidth-limit", "--conflict-strategy last-write-wins", "--json"
+      ]],
       [["conduit", "rm"], ["<ID>", "--json"]],
       [["conduit", "enable"], ["<ID>", "--json"]],
       [["conduit", "disable"], ["<ID>", "--json"]],
@@ -435,6 +439,37 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
     assert.strictEqual(none.stdout, "")
     assert.strictEqual(none.stderr, `no versions of '${Path.join(src, "doc.txt")}'\n`)
     assert.deepStrictEqual(await json(0, "versions", "src/doc.txt"), { path: Path.join(src, "doc.txt"), versions: [] })
+  })
+
+  it("set changes settings (kept across commands); bad values, no setting or an unknown id change nothing", async () => {
+    const src = tree("src", { "a.txt": "a" })
+    const dst = tree("dst")
+    const { id } = (await json(0, "conduit", "create", src, dst)).conduit
+    const before = (await json(0, "conduit", "show", id)).conduit
+
+    const set = await json(0, "conduit", "set", id.slice(0, 8), "--schedule", "interval:5m", "--bandwidth-limit", "25.5", "--parallel", "12",
+      "--conflict-strategy", "last-write-wins", "--keep-versions", "7", "--max-delete-ratio", "0.3")
+    assert.include(set.conduit, {
+      id, schedule: "interval:5m", bandwidthLimitMbps: 25.5, parallelTransfers: 12, conflictStrategy: "last-write-wins",
+      versionRetentionDays: 7, maxDeleteRatio: 0.3, enabled: true
+    })
+    const text = await lines(0, "conduit", "set", id, "--no-bandwidth-limit")
+    assert.strictEqual(text[0], `updated conduit ${id.slice(0, 8)} (${src} → ${dst}): bandwidthLimitMbps`)
+    const after = (await json(0, "conduit", "show", id)).conduit
+    assert.include(after, { schedule: "interval:5m", bandwidthLimitMbps: null, parallelTransfers: 12 })
+    assert.notStrictEqual(after.updatedAt, before.updatedAt)
+
+    const unchanged = JSON.stringify(after)
+    assert.strictEqual(await refused("conduit", "set", id, "--schedule", "every tuesday"),
+      "unknown schedule 'every tuesday' (accepted: manual, instant, or interval:<n>s|m|h|d with a whole n of at least 1, e.g. interval:30m)")
+    assert.match(await refused("conduit", "set", id, "--bandwidth-limit", "-5"), /^--bandwidth-limit must be a number of megabits per second above 0/)
+    assert.match(await refused("conduit", "set", id, "--bandwidth-limit", "1e9"), /^--bandwidth-limit must be/)
+    assert.match(await refused("conduit", "set", id, "--bandwidth-limit", "5", "--no-bandwidth-limit"), /^--bandwidth-limit must be.*--no-bandwidth-limit/)
+    assert.match(await refused("conduit", "set", id, "--parallel", "0"), /^--parallel must be a whole number from 1 to 64/)
+    assert.strictEqual(await refused("conduit", "set", id), "nothing to change: give at least one setting (see 'conduit conduit set --help')")
+    assert.match(await refused("conduit", "set", "ffffffff", "--parallel", "2"), /ffffffff/)
+    assert.strictEqual((await conduit("conduit", "set", id, "--conflict-strategy", "coin-flip")).code, 2, "a usage error")
+    assert.strictEqual(JSON.stringify((await json(0, "conduit", "show", id)).conduit), unchanged, "nothing changed")
   })
 
   it("refuses bad input with one sentence (exit 1) or a usage error (exit 2), and creates nothing", async () => {

@@ -5,7 +5,8 @@
  * so both sides encode and decode with these schemas.
  *
  * Every endpoint requires `Authorization: Bearer <token>`, the token being the contents of
- * `$CONDUIT_HOME/daemon.token` (see `DaemonFiles`); anything else is answered 401.
+ * `$CONDUIT_HOME/daemon.token` (see `DaemonFiles`), or the status panel's cookie (set when the
+ * panel is opened with that token, see `StatusPanel`); anything else is answered 401.
  *
  * This module imports only `effect` and `@effect/platform` (no libp2p, no SQLite), so a
  * CommonJS client bundle can include it.
@@ -275,6 +276,27 @@ export class JobRequest extends Schema.Class<JobRequest>("JobRequest")({
   job: Schema.Struct({ id: Schema.String, status: Schema.String })
 }) {}
 
+/** One generation (run) of a conduit, as `conduit history --json` prints it. Times are ISO 8601. */
+export const Generation = Schema.Struct({
+  generation: Schema.Number,
+  status: Schema.String,
+  startedAt: Schema.String,
+  completedAt: Schema.NullOr(Schema.String),
+  /** Null while running, and for a run the process did not live to finish. */
+  durationMs: Schema.NullOr(Schema.Number),
+  filesCopied: Schema.Number,
+  filesDeleted: Schema.Number,
+  filesMoved: Schema.Number,
+  conflictsResolved: Schema.Number,
+  bytesTransferred: Schema.Number,
+  verification: Schema.String,
+  remaining: Schema.Number,
+  errors: Schema.Array(Schema.Struct({ path: Schema.String, reason: Schema.String, message: Schema.String }))
+})
+
+/** The most generations one `GET /v1/conduits/:id/history` answers. */
+export const MAX_HISTORY = 1000
+
 /** What `POST /v1/stop` answers, just before the daemon shuts down. */
 export class Stopping extends Schema.Class<Stopping>("Stopping")({
   pid: Schema.Number
@@ -339,12 +361,24 @@ export type ControlFailure = InvalidRequest | PeerNotFound | PeerFailure | Daemo
 
 // -- authentication --------------------------------------------------------------------------
 
-/** The bearer token check every endpoint goes through; a wrong or missing token is 401. */
+/**
+ * The cookie the status panel's page authenticates its requests with: the token itself,
+ * `HttpOnly` and `SameSite=Strict` (another site's page cannot make the browser send it).
+ */
+export const PANEL_COOKIE = "conduit_panel"
+
+/**
+ * The token check every endpoint goes through: the bearer token, or the panel's cookie holding
+ * the same token. A wrong or missing token is 401.
+ */
 export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@conduit/daemon/Authorization", {
   failure: HttpApiError.Unauthorized,
   security: {
     token: HttpApiSecurity.bearer.pipe(
       HttpApiSecurity.annotate(OpenApi.Description, "the contents of $CONDUIT_HOME/daemon.token, new at every start of the daemon")
+    ),
+    panel: HttpApiSecurity.apiKey({ key: PANEL_COOKIE, in: "cookie" }).pipe(
+      HttpApiSecurity.annotate(OpenApi.Description, "the status panel's cookie (the same token), set by GET /panel?token=…")
     )
   }
 }) {}
@@ -376,7 +410,7 @@ export class PeersGroup extends HttpApiGroup.make("peers")
 const ConduitIdPath = Schema.Struct({ id: Bounded })
 
 /**
- * Conduits: list, read and change their settings; run them in the daemon (the ones with a
+ * Conduits: list, read and change their settings, read their history (newest first); run them in the daemon (the ones with a
  * paired device's endpoint need its node); pause and resume their runs; and the status of
  * every conduit (live: the daemon's scheduler is in it). Fails with `InvalidRequest` (a setting
  * out of range; a run refused: a plan guard, a disabled or busy conduit), `ConduitNotFound`
@@ -392,6 +426,12 @@ export class ConduitsGroup extends HttpApiGroup.make("conduits")
       .setPath(ConduitIdPath)
       .setPayload(ConduitSettingsPatch)
       .addSuccess(Schema.Struct({ conduit: Conduit }))
+  )
+  .add(
+    HttpApiEndpoint.get("history", "/v1/conduits/:id/history")
+      .setPath(ConduitIdPath)
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, MAX_HISTORY))) }))
+      .addSuccess(Schema.Struct({ generations: Schema.Array(Generation) }))
   )
   .add(HttpApiEndpoint.post("pause", "/v1/conduits/:id/pause").setPath(ConduitIdPath).addSuccess(JobRequest, { status: 202 }))
   .add(HttpApiEndpoint.post("resume", "/v1/conduits/:id/resume").setPath(ConduitIdPath).addSuccess(JobRequest, { status: 202 }))

@@ -13,13 +13,14 @@ import { JobRuntime } from "@conduit/jobs"
 import { ConduitEvents, Conduits, ConduitSchedule, ConduitStatus, Scheduler } from "@conduit/sync"
 import { PeerReplication } from "@conduit/sync/peers"
 import { Node, Pairing, PeerKeeper } from "@conduit/transport"
-import { HttpApiBuilder, HttpApiError, HttpMiddleware, HttpServer, HttpServerError, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder, HttpApiError, HttpMiddleware, HttpServer, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Cause, Chunk, Duration, Effect, Either, Layer, Option, Predicate, Redacted, Schedule, Stream } from "effect"
-import * as Crypto from "node:crypto"
 import * as Http from "node:http"
 import * as ControlApi from "./ControlApi.js"
+import * as DaemonFiles from "./DaemonFiles.js"
 import { Lifecycle } from "./Lifecycle.js"
+import * as StatusPanel from "./StatusPanel.js"
 
 /** The only interface the control API listens on. */
 export const HOST = "127.0.0.1"
@@ -153,20 +154,14 @@ const PeersHandlers = HttpApiBuilder.group(ControlApi.Api, "peers", (handlers) =
         })))
   }))
 
-/** Compares two tokens in constant time. */
-const sameToken = (given: string, expected: string): boolean => {
-  const a = Buffer.from(given)
-  const b = Buffer.from(expected)
-  return a.length === b.length && Crypto.timingSafeEqual(a, b)
-}
-
-/** The bearer token check: the token of this run, or 401. */
+/** The token check: the token of this run, as a bearer token or the panel's cookie, or 401. */
 const AuthorizationLive = Layer.effect(
   ControlApi.Authorization,
-  Effect.map(Lifecycle, (lifecycle) =>
-    ControlApi.Authorization.of({
-      token: (given) => (sameToken(Redacted.value(given), lifecycle.token) ? Effect.void : Effect.fail(new HttpApiError.Unauthorized()))
-    }))
+  Effect.map(Lifecycle, (lifecycle) => {
+    const check = (given: Redacted.Redacted<string>) =>
+      DaemonFiles.sameToken(Redacted.value(given), lifecycle.token) ? Effect.void : Effect.fail(new HttpApiError.Unauthorized())
+    return ControlApi.Authorization.of({ token: check, panel: check })
+  })
 )
 
 // -- conduits --------------------------------------------------------------------------------
@@ -216,6 +211,9 @@ const conduitFailure = (e: Described) =>
     ? new ControlApi.DaemonFailure(fields(e))
     : new ControlApi.InvalidRequest(fields(e))
 
+/** How many generations `GET /v1/conduits/:id/history` answers without a `limit`. */
+const DEFAULT_HISTORY = 50
+
 /** Answers the failures of a conduit operation with `conduitFailure`. */
 const onConduit = <A, R>(effect: Effect.Effect<A, Described, R>) => Effect.mapError(effect, conduitFailure)
 
@@ -251,6 +249,12 @@ const ConduitsHandlers = HttpApiBuilder.group(ControlApi.Api, "conduits", (handl
           yield* Effect.logInfo(`conduit ${updated.id} updated: ${Object.keys(settings).join(", ")}`)
           return { conduit: toConduit(updated) }
         }))
+      .handle("history", ({ path, urlParams }) =>
+        onConduit(Effect.gen(function* () {
+          const conduit = yield* conduits.get(path.id)
+          const generations = yield* conduits.history(conduit.id)
+          return { generations: generations.slice(0, urlParams.limit ?? DEFAULT_HISTORY).map(Conduits.generationDocument) }
+        })))
       .handle("pause", ({ path }) =>
         Effect.gen(function* () {
           const conduit = yield* onConduit(conduits.get(path.id))
@@ -373,8 +377,23 @@ const explainUnreadableBody = HttpMiddleware.make((app) =>
     return Effect.orDie(HttpServerResponse.json({ _tag: "HttpApiDecodeError", issues: [], message: `the request body is not valid JSON${why}` }, { status: 400 }))
   }))
 
-/** Serves the control API on the HTTP server (from `serverLayer`) until released. */
-export const layer = HttpApiBuilder.serve().pipe(Layer.provide(HttpApiBuilder.middleware(explainUnreadableBody)), Layer.provide(ApiLive))
+/**
+ * Serves the control API and the status panel (`StatusPanel`, at `/panel`) on the HTTP server
+ * (from `serverLayer`) until released. The panel is routed before the API: the API's token
+ * check covers every route of its router, and the panel's page must answer a browser that has
+ * no token yet with a page that says how to get it.
+ */
+export const layer = Effect.gen(function* () {
+  const api = yield* HttpApiBuilder.httpApp
+  const panel = yield* StatusPanel.app
+  const app = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => StatusPanel.handles(request.url) ? panel : api)
+  return HttpServer.serve(app)
+}).pipe(
+  Layer.unwrapEffect,
+  Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer]),
+  Layer.provide(HttpApiBuilder.middleware(explainUnreadableBody)),
+  Layer.provide(ApiLive)
+)
 
 /** The URL of the control API on a server. */
 export const url = Effect.map(HttpServer.HttpServer, (server) =>

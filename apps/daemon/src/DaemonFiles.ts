@@ -158,6 +158,13 @@ export const readToken = (home: string): Effect.Effect<Option.Option<string>, Er
 /** A new control API token: 32 random bytes as 64 hex digits. */
 export const newToken = (): string => Crypto.randomBytes(32).toString("hex")
 
+/** Whether `given` is `expected`, compared in constant time (a token must not leak by timing). */
+export const sameToken = (given: string, expected: string): boolean => {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && Crypto.timingSafeEqual(a, b)
+}
+
 /**
  * Writes a file readable by its owner only, atomically: a temporary file created 0600 beside
  * it, then renamed over it (a reader sees the old or the new contents, never a part).

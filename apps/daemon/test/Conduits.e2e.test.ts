@@ -234,11 +234,8 @@ describe("conduitd conduits", () => {
     assert.strictEqual(again.body.reason, "AlreadyPaused")
     assert.strictEqual((await call("GET", "/v1/conduits/status")).body.conduits[0].state, "paused")
 
-    // Resumed: answered at once, the run goes on in the daemon until verified. (Not at the very
-    // moment the paused run ended: the daemon's watcher is still rescanning the files it wrote,
-    // and a run racing that rescan can end unverified with a few differences left — a known
-    // race of runs in the daemon, not of resume; see the changeset.)
-    await sleep(1500)
+    // Resumed the moment the paused run ended: answered at once, the run goes on in the daemon
+    // until verified.
     const resumed = await call("POST", `/v1/conduits/${made.id}/resume`)
     assert.strictEqual(resumed.status, 202, JSON.stringify(resumed.body))
     assert.deepStrictEqual(resumed.body, { conduit: made.id, requested: "resume", job: { id: running.job.id, status: "paused" } })
@@ -254,5 +251,24 @@ describe("conduitd conduits", () => {
     const after = await call("POST", `/v1/conduits/${made.id}/resume`)
     assert.strictEqual(after.status, 409)
     assert.strictEqual(after.body.reason, "NotPaused")
+
+    // The history: newest first, the paused generation then the resumed one; limits checked.
+    const history = await call("GET", `/v1/conduits/${made.id}/history`)
+    assert.strictEqual(history.status, 200)
+    assert.deepStrictEqual(history.body.generations.map((g: any) => [g.generation, g.status, g.verification]), [
+      [2, "completed", "verified"],
+      [1, "paused", "not-verified"]
+    ])
+    assert.strictEqual(history.body.generations[0].filesCopied + history.body.generations[1].filesCopied, 5025)
+    assert.isAbove(history.body.generations[0].durationMs, 0)
+    const one = await call("GET", `/v1/conduits/${made.id.slice(0, 8)}/history?limit=1`)
+    assert.deepStrictEqual(one.body.generations.map((g: any) => g.generation), [2])
+    for (const limit of ["0", "-1", "1.5", "abc", "1001"]) {
+      const bad = await call("GET", `/v1/conduits/${made.id}/history?limit=${limit}`)
+      assert.strictEqual(bad.status, 400, `limit=${limit}`)
+    }
+    const unknown = await call("GET", "/v1/conduits/ffffffff/history")
+    assert.strictEqual(unknown.status, 404)
+    assert.strictEqual(unknown.body._tag, "ConduitNotFound")
   })
 })

@@ -498,6 +498,8 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
     const ruleProblems: Array<RuleFileProblem> = []
     const rulesFor = rulesCache(root, settings)
 
+    /** The requested directories (other than the root) as they are on disk. */
+    const startDirs: Array<DiskItem> = []
     for (const start of scanRoots) {
       // A requested path is NFC; the index knows its on-disk spelling if that differs.
       let diskRel: string = start
@@ -511,7 +513,10 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
       let path: RelPath.RelPath = start
       while (path !== "") {
         const item = statItem(Path.join(root, diskRel), path, RelPath.parent(path), diskRel)
-        if (!(item instanceof Error) && item.kind === 1) break
+        if (!(item instanceof Error) && item.kind === 1) {
+          if (path === start) startDirs.push(item)
+          break
+        }
         path = RelPath.parent(path)
         const up = Path.posix.dirname(diskRel)
         diskRel = up === "." ? "" : up
@@ -521,6 +526,25 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
         continue
       }
       stack.push({ path: start, diskRel, rules: rulesFor(start, ruleProblems) })
+    }
+    // A requested directory's own row (its time, mode, inode) is its parent's to read, and the
+    // parent is not read here: refresh it from the stat above, or a directory whose time a sync
+    // just restored would keep the time a scan saw while the sync wrote into it.
+    if (startDirs.length > 0) {
+      const rows = yield* lib(sql`SELECT ${sql.literal(KNOWN_COLUMNS)} FROM entries
+        WHERE location_id = ${location.rowId} AND tombstone = 0 AND path IN (SELECT value FROM json_each(${JSON.stringify(startDirs.map((d) => d.path))}))`.values)
+      const own = new Map(rows.map((values) => {
+        const row = knownFromValues(values)
+        return [row.path, row] as const
+      }))
+      const changed: Array<Write> = []
+      for (const item of startDirs) {
+        const row = own.get(item.path)
+        if (row === undefined || row.kind !== 1) continue // new, or not a directory in the index: its parent's scan says so
+        if (!(sameTime(row, item) && row.inode === item.ino && row.mode === item.mode)) changed.push({ item, hash: null, hashState: "ok", movedFrom: null })
+      }
+      modified += changed.length
+      yield* write(changed)
     }
     const visited = new Set<string>()
 

@@ -345,6 +345,28 @@ describe("Indexer", () => {
       })
     ))
 
+  it.scoped("a shallow scan of a directory also refreshes the directory's own row (a time set after writing into it)", () =>
+    withIndex(({ root }) =>
+      Effect.gen(function* () {
+        writeTree(root, { "a/x.txt": "x", "b/y.txt": "y" })
+        const { scan, live } = yield* setup(root)
+        yield* scan()
+        // As a sync does: write into a/, then give a/ back its time. Only a/ is rescanned.
+        Fs.writeFileSync(Path.join(root, "a/new.txt"), "new")
+        Fs.utimesSync(Path.join(root, "a"), 1_600_000_000, 1_600_000_000)
+        Fs.utimesSync(Path.join(root, "b"), 1_600_000_000, 1_600_000_000)
+        const summary = yield* scan({ paths: [rel("a")], recursive: false })
+        const entries = yield* live
+        assert.strictEqual(entries.get("a")!.mtimeNs, 1_600_000_000n * 1_000_000_000n)
+        assert.notStrictEqual(entries.get("b")!.mtimeNs, 1_600_000_000n * 1_000_000_000n, "b/ was not asked for")
+        assert.strictEqual(summary.added, 1)
+        assert.strictEqual(summary.modified, 1)
+        // Nothing changed since: nothing written.
+        const again = yield* scan({ paths: [rel("a")], recursive: false })
+        assert.strictEqual(again.added + again.modified + again.deleted, 0)
+      })
+    ))
+
   it.scoped("a file written to while the scan hashes it is flagged unstable, then hashed once it settles", () =>
     withIndex(({ root }) =>
       Effect.gen(function* () {

@@ -318,6 +318,30 @@ export const toDocument = (c: Conduit) => ({
   updatedAt: c.updatedAt.toISOString()
 })
 
+/**
+ * How long a generation took; null while it runs, and for a run the process did not live to
+ * finish (its completion time is when the next process noticed).
+ */
+export const generationDurationMs = (g: Generation): number | null =>
+  g.completedAt === null || g.status === "interrupted" ? null : g.completedAt.getTime() - g.startedAt.getTime()
+
+/** A generation as a JSON document (`conduit history --json` and the control API). */
+export const generationDocument = (g: Generation) => ({
+  generation: g.generation,
+  status: g.status,
+  startedAt: g.startedAt.toISOString(),
+  completedAt: g.completedAt === null ? null : g.completedAt.toISOString(),
+  durationMs: generationDurationMs(g),
+  filesCopied: g.filesCopied,
+  filesDeleted: g.filesDeleted,
+  filesMoved: g.filesMoved,
+  bytesTransferred: g.bytesTransferred,
+  conflictsResolved: g.conflictsResolved,
+  verification: g.verification,
+  remaining: g.remaining,
+  errors: g.errors.map((e) => ({ path: e.path, reason: e.reason, message: e.message }))
+})
+
 const endpointDocument = (e: ConduitEndpoint) => ({ path: e.path, root: e.location.root, dir: e.dir, location: e.location.id })
 
 /** An endpoint as people name it: the path, with the paired device's name for a remote one. */
@@ -818,6 +842,11 @@ export const make: Effect.Effect<
       if (!idle) yield* reindexTouched(conduit, plan, report)
       const after = idle || report.stopped !== null ? plan : yield* resolve
       const verified = report.stopped === null && after.operations.length === 0
+      if (report.stopped === null && !verified) {
+        // What was left says why a run did not verify (a file changing under it, a side written meanwhile).
+        const sample = after.operations.slice(0, 5).map((op) => `${op._tag} ${"path" in op ? op.path : `${op.from} → ${op.to}`}`)
+        yield* Effect.logWarning(`conduit ${conduit.id}: generation ${generation} not verified, ${after.operations.length} operations left (${sample.join("; ")})`)
+      }
       const newMarks = verified ? yield* diff.marks(source, target) : null
       // Retention: a completed run removes the versions its locations kept longer than the
       // conduit keeps them (a failure to prune is no failure of the run).
