@@ -17,6 +17,7 @@ import * as LsCommand from "./LsCommand.js"
 import * as Output from "./Output.js"
 import * as PanelCommand from "./PanelCommand.js"
 import * as PeerCommand from "./PeerCommand.js"
+import * as SelectiveCommand from "./SelectiveCommand.js"
 import * as RunCommand from "./RunCommand.js"
 import * as StatusCommand from "./StatusCommand.js"
 import * as SyncCommand from "./SyncCommand.js"
@@ -43,7 +44,13 @@ export const command = Command.make("conduit").pipe(
     DaemonCommand.command,
     PeerCommand.command,
     WatchCommand.watch,
-    PanelCommand.panel
+    PanelCommand.panel,
+    SelectiveCommand.get,
+    SelectiveCommand.open,
+    SelectiveCommand.pin,
+    SelectiveCommand.unpin,
+    SelectiveCommand.risk,
+    SelectiveCommand.cache
   ])
 )
 

@@ -21,7 +21,7 @@ import * as Limits from "./Limits.js"
  * it could not be started (`DaemonStartFailed`) or did not stop in time (`DaemonStopTimeout`).
  */
 export class CliError extends Schema.TaggedError<CliError>()("CliError", {
-  reason: Schema.Literal("NotIndexed", "InvalidParallel", "InvalidMaxDeleteRatio", "InvalidSchedule", "InvalidKeepVersions", "InvalidBandwidthLimit", "NoSettings", "NoSuchVersion", "UnknownJob", "AmbiguousJob", "JobEnded",
+  reason: Schema.Literal("NotIndexed", "InvalidParallel", "InvalidMaxDeleteRatio", "InvalidSchedule", "InvalidKeepVersions", "InvalidBandwidthLimit", "NoSettings", "InvalidCacheSize", "InvalidCacheFree", "NoSuchVersion", "UnknownJob", "AmbiguousJob", "JobEnded",
     "NoDaemon", "DaemonStarting", "DaemonRunning", "DaemonUnreachable", "DaemonTokenRefused", "DaemonStartFailed", "DaemonStopTimeout"),
   path: Schema.optional(Schema.String),
   value: Schema.optional(Schema.String),
@@ -42,6 +42,10 @@ export class CliError extends Schema.TaggedError<CliError>()("CliError", {
         return `--keep-versions must be a whole number of days from 0 (keep forever) to ${Limits.MAX_RETENTION_DAYS} (got ${this.value})`
       case "InvalidSchedule":
         return `unknown schedule '${this.value}' (accepted: ${Limits.SCHEDULE_FORMS})`
+      case "InvalidCacheSize":
+        return `--cache-max must be a size such as 500M, 20G or 4096 (bytes) (got ${this.value})`
+      case "InvalidCacheFree":
+        return `--cache-min-free must be a size such as 10G, or a share of the volume from 0% to 100% (got ${this.value})`
       case "NoSettings":
         return `nothing to change: give at least one setting (see 'conduit conduit set --help')`
       case "UnknownJob":

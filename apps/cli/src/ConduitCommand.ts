@@ -32,12 +32,23 @@ interface CreateArgs {
   readonly maxDeleteRatio: Option.Option<number>
   readonly keepVersions: Option.Option<number>
   readonly bandwidthLimit: Option.Option<number>
+  readonly cacheMax: Option.Option<string>
+  readonly cacheMinFree: Option.Option<string>
+  readonly cachePolicy: Option.Option<string>
 }
 
 /** The settings given, checked against `Limits`; the ones not given keep the library's defaults. */
 const settingsOf = (args: CreateArgs) =>
   Effect.gen(function* () {
-    const { schedule, parallel, maxDeleteRatio, keepVersions, bandwidthLimit } = args
+    const { schedule, parallel, maxDeleteRatio, keepVersions, bandwidthLimit, cacheMax, cacheMinFree, cachePolicy } = args
+    const maxBytes = Option.map(cacheMax, (text) => ({ text, bytes: Limits.parseSize(text) }))
+    if (Option.isSome(maxBytes) && maxBytes.value.bytes === undefined) {
+      return yield* new CliError({ reason: "InvalidCacheSize", value: maxBytes.value.text })
+    }
+    const minFree = Option.map(cacheMinFree, (text) => ({ text, free: Limits.parseFree(text) }))
+    if (Option.isSome(minFree) && minFree.value.free === undefined) {
+      return yield* new CliError({ reason: "InvalidCacheFree", value: minFree.value.text })
+    }
     if (Option.isSome(bandwidthLimit) && !Limits.isBandwidthLimit(bandwidthLimit.value)) {
       return yield* new CliError({ reason: "InvalidBandwidthLimit", value: String(bandwidthLimit.value) })
     }
@@ -58,7 +69,14 @@ const settingsOf = (args: CreateArgs) =>
       ...(Option.isSome(parallel) ? { parallelTransfers: parallel.value } : {}),
       ...(Option.isSome(maxDeleteRatio) ? { maxDeleteRatio: maxDeleteRatio.value } : {}),
       ...(Option.isSome(keepVersions) ? { versionRetentionDays: keepVersions.value } : {}),
-      ...(Option.isSome(bandwidthLimit) ? { bandwidthLimitMbps: bandwidthLimit.value } : {})
+      ...(Option.isSome(bandwidthLimit) ? { bandwidthLimitMbps: bandwidthLimit.value } : {}),
+      ...(Option.isSome(maxBytes) ? { cacheMaxBytes: maxBytes.value.bytes! } : {}),
+      ...(Option.isSome(minFree)
+        ? "percent" in minFree.value.free!
+          ? { cacheMinFreePercent: minFree.value.free.percent, cacheMinFreeBytes: null }
+          : { cacheMinFreeBytes: minFree.value.free!.bytes, cacheMinFreePercent: null }
+        : {}),
+      ...(Option.isSome(cachePolicy) ? { cachePolicy: cachePolicy.value } : {})
     }
   })
 
@@ -99,6 +117,20 @@ const settingOptions = {
   bandwidthLimit: Options.float("bandwidth-limit").pipe(
     Options.withPseudoName("MBPS"),
     Options.withDescription(`megabits per second the files this conduit sends to a paired device may use (default: no limit; above 0, at most ${Limits.MAX_BANDWIDTH_MBPS})`),
+    Options.optional
+  ),
+  cacheMax: Options.text("cache-max").pipe(
+    Options.withPseudoName("SIZE"),
+    Options.withDescription("selective mode: at most this much of the source's files stay local (e.g. 500M, 20G; default: no limit)"),
+    Options.optional
+  ),
+  cacheMinFree: Options.text("cache-min-free").pipe(
+    Options.withPseudoName("SIZE|PCT%"),
+    Options.withDescription("selective mode: keep this much of the source's volume free (e.g. 10G or 15%)"),
+    Options.optional
+  ),
+  cachePolicy: Options.choice("cache-policy", ["decayed-frequency", "lru", "lfu"]).pipe(
+    Options.withDescription("selective mode: how files are ranked for eviction (default decayed-frequency: recency and frequency together)"),
     Options.optional
   ),
 }
@@ -163,6 +195,7 @@ const set = Command.make("conduit set", {
   id,
   ...settingOptions,
   noBandwidthLimit: Options.boolean("no-bandwidth-limit").pipe(Options.withDescription("remove the conduit's bandwidth limit")),
+  noCacheBudget: Options.boolean("no-cache-budget").pipe(Options.withDescription("selective mode: remove the local budget (nothing is evicted any more)")),
   conflictStrategy: Options.choice("conflict-strategy", ["last-write-wins"]).pipe(
     Options.withDescription("how a bidirectional run decides a file both sides changed: last-write-wins (the loser is kept as a version and a conflict)"),
     Options.optional
@@ -177,6 +210,7 @@ const set = Command.make("conduit set", {
     const settings: Partial<Conduits.ConduitSettings> = {
       ...(yield* settingsOf(args)),
       ...(args.noBandwidthLimit ? { bandwidthLimitMbps: null } : {}),
+      ...(args.noCacheBudget ? { cacheMaxBytes: null, cacheMinFreeBytes: null, cacheMinFreePercent: null } : {}),
       ...(Option.isSome(args.conflictStrategy) ? { conflictStrategy: args.conflictStrategy.value } : {})
     }
     if (Object.keys(settings).length === 0) return yield* new CliError({ reason: "NoSettings" })

@@ -91,10 +91,12 @@ const SIZE_WIDTH = 15
  * there is none), the path and, for a symlink, its target. Fixed columns, so lines can be
  * printed as they stream.
  */
-export const entry = (e: Entry.Entry, path: string): string => {
+export const entry = (e: Entry.Entry, path: string, pinned = false): string => {
   const hash = e.hash !== null ? e.hash.slice(0, 12) : e.kind === 0 ? e.hashState : "-"
   const target = e.kind === 2 && e.linkTarget !== null ? ` -> ${e.linkTarget}` : ""
-  return `${KIND[e.kind]} ${String(e.size).padStart(SIZE_WIDTH)} ${mtimeIso(e.mtimeNs)} ${hash.padEnd(12)} ${path}${target}`
+  // Selective mode: an evicted file's bytes are on the secondary; a pinned one always stays local.
+  const marks = [...(e.remote ? ["remote"] : []), ...(pinned ? ["pinned"] : [])]
+  return `${KIND[e.kind]} ${String(e.size).padStart(SIZE_WIDTH)} ${mtimeIso(e.mtimeNs)} ${hash.padEnd(12)} ${path}${target}${marks.length === 0 ? "" : ` [${marks.join(", ")}]`}`
 }
 
 // -- sync ------------------------------------------------------------------------------------
@@ -218,6 +220,9 @@ export const conduitDetails = (c: Conduits.Conduit, last?: Conduits.Generation |
     ["index mode override", c.indexModeOverride ?? "none"],
     ["bandwidth limit", c.bandwidthLimitMbps === null ? "none" : `${c.bandwidthLimitMbps} Mbit/s`],
     ["conflict strategy", c.conflictStrategy],
+    ...(c.mode === "selective"
+      ? [["cache budget", cacheBudget(c)], ["cache policy", c.cachePolicy]] as Array<[string, string]>
+      : []),
     ["generation", String(c.syncGeneration)],
     ["last sync", c.lastSyncCompletedAt === null ? "never" : localTime(c.lastSyncCompletedAt)],
     ["created", localTime(c.createdAt)],
@@ -226,6 +231,26 @@ export const conduitDetails = (c: Conduits.Conduit, last?: Conduits.Generation |
   ]),
   ...(last === undefined || last === null ? [] : generationErrors(last))
 ]
+
+/** What a selective conduit's cache step did, a line per part. */
+export const cacheOutcome = (c: Conduits.CacheOutcome): Array<string> => [
+  `cache: ${count(c.evicted.length, "file")} evicted, ${count(c.fetched.length, "file")} fetched; ${bytes(c.localBytesAfter)} local` +
+  (c.limitBytes === null ? " (no budget)" : ` of a ${bytes(c.limitBytes)} budget`),
+  ...c.evicted.map((e) => `evicted: ${e.path} (${bytes(e.size)}): ${e.reason}`),
+  ...c.fetched.map((f) => `fetched: ${f.path} (${bytes(f.size)}): ${f.reason}`),
+  ...c.skipped.map((k) => `cache skipped: ${k.path}: ${k.message}`),
+  ...c.warnings.map((w) => `warning: ${w.message}`)
+]
+
+/** A selective conduit's budget in words. */
+const cacheBudget = (c: Conduits.Conduit): string => {
+  const parts = [
+    ...(c.cacheMaxBytes === null ? [] : [`at most ${bytes(c.cacheMaxBytes)} local`]),
+    ...(c.cacheMinFreeBytes === null ? [] : [`keep ${bytes(c.cacheMinFreeBytes)} free`]),
+    ...(c.cacheMinFreePercent === null ? [] : [`keep ${c.cacheMinFreePercent}% free`])
+  ]
+  return parts.length === 0 ? "none (nothing is evicted; pins and asked-for files are fetched)" : parts.join(", ")
+}
 
 /** A generation in one phrase: `3: completed, started 2025-03-01 14:05:09, took 1.2 s; 3 copied, …; verified`. */
 export const generationSummary = (g: Conduits.Generation): string =>

@@ -65,6 +65,8 @@ export interface EntryJson {
   readonly inode: number | null
   readonly mode: number | null
   readonly seq: number
+  /** Selective mode evicted it: the index keeps the row, the bytes are on the secondary. */
+  readonly remote: boolean
 }
 
 /** Modification time of an entry as an ISO 8601 string. */
@@ -82,7 +84,8 @@ export const entry = (e: Entry.Entry, path: string): EntryJson => ({
   linkTarget: e.linkTarget,
   inode: e.inode,
   mode: e.mode,
-  seq: e.seq
+  seq: e.seq,
+  remote: e.remote
 })
 
 /** Encodes a scan summary: the fields of `Indexer.ScanSummary`. */

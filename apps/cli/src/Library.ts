@@ -8,7 +8,8 @@ import type { Errors } from "@conduit/domain"
 import type { JobRuntime } from "@conduit/jobs"
 import { IndexLive } from "@conduit/index"
 import type { ModeRegistry } from "@conduit/resolver"
-import { Conduits } from "@conduit/sync"
+import type { CachePolicyError } from "@conduit/selective"
+import { Conduits, type SelectiveStore } from "@conduit/sync"
 import { Config, Effect, Layer, Option } from "effect"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -45,6 +46,6 @@ export const queryLayer: Layer.Layer<IndexLive.QueryServices, Errors.LibraryErro
  * run conduits (a run scans and hashes) or read them.
  */
 export const conduitsLayer: Layer.Layer<
-  Conduits.Conduits | JobRuntime.JobRuntime | IndexLive.IndexServices,
-  Errors.LibraryError | Errors.HashError | ModeRegistry.ModeError
+  Conduits.Conduits | JobRuntime.JobRuntime | SelectiveStore.SelectiveStore | IndexLive.IndexServices,
+  Errors.LibraryError | Errors.HashError | ModeRegistry.ModeError | CachePolicyError.CachePolicyError
 > = Layer.provideMerge(Conduits.layer, indexLayer)

@@ -45,3 +45,27 @@ export const isSchedule = (s: string): boolean => {
   const interval = INTERVAL.exec(s)
   return interval !== null && Number.isSafeInteger(Number(interval[1]))
 }
+
+/** The units `--cache-max` and `--cache-min-free` take (powers of 1024; a bare number is bytes). */
+const SIZE = /^([0-9]+(?:\.[0-9]+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)?$/i
+
+const UNIT: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }
+
+/** A size as `--cache-max` takes it (`500M`, `2G`, `1.5TiB`, `4096`): bytes, or undefined if it is none. */
+export const parseSize = (text: string): number | undefined => {
+  const m = SIZE.exec(text.trim())
+  if (m === null) return undefined
+  const bytes = Math.round(Number(m[1]) * UNIT[(m[2] ?? "b").charAt(0).toLowerCase()]!)
+  return Number.isSafeInteger(bytes) ? bytes : undefined
+}
+
+/** `--cache-min-free`: a size, or a share of the volume (`10%`, 0 to 100). */
+export const parseFree = (text: string): { readonly bytes: number } | { readonly percent: number } | undefined => {
+  const percent = /^([0-9]+(?:\.[0-9]+)?)\s*%$/.exec(text.trim())
+  if (percent !== null) {
+    const n = Number(percent[1])
+    return n >= 0 && n <= 100 ? { percent: n } : undefined
+  }
+  const bytes = parseSize(text)
+  return bytes === undefined ? undefined : { bytes }
+}

@@ -8,6 +8,7 @@
 import { RelPath } from "@conduit/domain"
 import type { Entry } from "@conduit/domain"
 import { IndexStore, Locations } from "@conduit/index"
+import { SelectiveStore } from "@conduit/sync"
 import { Args, Command, Options } from "@effect/cli"
 import { Chunk, Effect, Option, Stream } from "effect"
 import { CliError } from "./CliError.js"
@@ -31,8 +32,12 @@ export const command = Command.make("ls", {
     const store = yield* IndexStore.IndexStore
     const absolute = Paths.absolute(args.path)
     const { location, path: dir } = yield* locations.resolve(absolute)
-    const render = (entry: Entry.Entry, path: string) =>
-      args.json ? JSON.stringify(Json.entry(entry, path)) : Format.entry(entry, path)
+    // A library that never had a conduit has no pins table yet: nothing is pinned then.
+    const pins = yield* Effect.orElseSucceed(Effect.flatMap(SelectiveStore.SelectiveStore, (s) => s.pins(location)), () => [])
+    const render = (entry: Entry.Entry, path: string) => {
+      const pinned = SelectiveStore.isPinned(pins, entry.path)
+      return args.json ? JSON.stringify({ ...Json.entry(entry, path), pinned }) : Format.entry(entry, path, pinned)
+    }
 
     if (dir !== RelPath.root) {
       const found = yield* store.get(location, dir)
@@ -45,6 +50,6 @@ export const command = Command.make("ls", {
       Stream.runForEachChunk((chunk) =>
         Output.write(Chunk.reduce(chunk, "", (text, entry) => `${text}${render(entry, entry.path.slice(prefix))}\n`)))
     )
-  }).pipe(Effect.provide(Library.queryLayer), Output.reportFailures(args))).pipe(
-  Command.withDescription("List the index entries under a directory (one JSON object per line with --json).")
+  }).pipe(Effect.provide(SelectiveStore.layer), Effect.provide(Library.queryLayer), Output.reportFailures(args))).pipe(
+  Command.withDescription("List the index entries under a directory (one JSON object per line with --json); evicted files are marked [remote], pinned ones [pinned].")
 )

@@ -39,6 +39,7 @@ export const run = Command.make("run", {
         yield* Output.line(`plan: ${r.copies} copies, ${r.moves} moves, ${r.deletes} deletes, ${r.conflicts} conflicts (${r.mode})`)
         yield* Output.line(`synced ${Format.conduitName(conduit)} in the daemon: ${r.copied} copied, ${r.moved} moved, ${r.deleted} deleted, ${Format.bytes(r.bytes)} in ${Format.duration(r.durationMs)}; ${r.verified ? "verified" : `not verified: ${r.remaining} differences remain`}`)
         for (const k of r.skipped) yield* Output.line(`skipped: ${k.path}: ${k.message}`)
+        if (r.cache != null) for (const line of Format.cacheOutcome(r.cache)) yield* Output.line(line)
       }
       if (!r.verified) {
         yield* Output.note(`the run did not verify; 'conduit history ${Format.shortId(conduit.id)}' has its errors`)
@@ -50,7 +51,8 @@ export const run = Command.make("run", {
       conduits.run(conduit.id, { force: args.force, ...(onProgress === undefined ? {} : { onProgress }) }))
     yield* SyncReport.print(SyncReport.fromRun(result, result.conduit.mode), {
       json: args.json,
-      dryRunCommand: `'conduit plan ${Format.shortId(result.conduit.id)}'`
+      dryRunCommand: `'conduit plan ${Format.shortId(result.conduit.id)}'`,
+      ...(result.conduit.mode === "selective" ? { cache: result.cache ?? null } : {})
     })
   }).pipe(Effect.provide(Library.conduitsLayer), Output.reportFailures(args))).pipe(
   Command.withDescription("Run a conduit once: index both sides, plan with its mode, run the plan, verify; recorded as a generation.")

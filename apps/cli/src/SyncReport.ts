@@ -40,12 +40,13 @@ export const fromRun = (r: Conduits.RunResult, mode: string): DirectorySync.Dire
  */
 export const print = (
   result: DirectorySync.DirectorySyncResult,
-  options: { readonly json: boolean; readonly dryRunCommand: string }
+  options: { readonly json: boolean; readonly dryRunCommand: string; readonly cache?: Conduits.CacheOutcome | null }
 ): Effect.Effect<void, Output.Reported> =>
   Effect.gen(function* () {
     const { plan, report } = result
+    const cache = options.cache ?? null
     if (options.json) {
-      yield* Output.printJson(Json.syncResult(result, { operations: report === null }))
+      yield* Output.printJson({ ...Json.syncResult(result, { operations: report === null }), ...(options.cache === undefined ? {} : { cache }) })
     } else {
       for (const endpoint of [result.source, result.target]) {
         if (endpoint.addedLocation) yield* Output.line(`'${Format.endpoint(endpoint)}' was in no location: added it as a location`)
@@ -59,6 +60,7 @@ export const print = (
         yield* Output.line(Format.synced(result, report))
         for (const skipped of report.skipped) yield* Output.line(Format.skipped(skipped))
       }
+      if (cache !== null) for (const line of Format.cacheOutcome(cache)) yield* Output.line(line)
     }
 
     if (report === null) {

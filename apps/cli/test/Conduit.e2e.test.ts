@@ -69,7 +69,7 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
 
     const expected: Array<[Array<string>, Array<string>]> = [
       [["conduit", "create"], [
-        "<SRC>", "<DST>", "--mode mirror|bidirectional|archive", "--schedule manual|instant|interval:<n>s|m|h|d",
+        "<SRC>", "<DST>", "--mode mirror|bidirectional|archive|selective", "--schedule manual|instant|interval:<n>s|m|h|d",
         "--parallel N", "--max-delete-ratio R", "--keep-versions DAYS", "--bandwidth-limit MBPS", "--disabled", "--json"
       ]],
       [["conduit", "list"], ["--json"]],
@@ -82,7 +82,7 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
       [["conduit", "enable"], ["<ID>", "--json"]],
       [["conduit", "disable"], ["<ID>", "--json"]],
       [["run"], ["<ID>", "--force", "--json"]],
-      [["plan"], ["<ID>", "--mode mirror|bidirectional|archive", "--json"]],
+      [["plan"], ["<ID>", "--mode mirror|bidirectional|archive|selective", "--json"]],
       [["history"], ["<ID>", "--json"]],
       [["conflicts"], ["[<ID>]", "--json"]],
       [["versions"], ["<PATH>", "--json"]],
@@ -497,7 +497,7 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
     })
     assert.include(await refusedJson("conduit", "create", src, dst, "--schedule", "weekly"), { _tag: "CliError", reason: "InvalidSchedule" })
     assert.include(await refusedJson("conduit", "create", src, dst, "--max-delete-ratio", "2"), { _tag: "CliError", reason: "InvalidMaxDeleteRatio" })
-    const modes = "unknown sync mode 'fast' (known: mirror, bidirectional, archive)"
+    const modes = "unknown sync mode 'fast' (known: mirror, bidirectional, archive, selective)"
     assert.strictEqual(await refused("conduit", "create", src, dst, "--mode", "fast"), modes)
     assert.include(await refusedJson("conduit", "create", src, dst, "--mode", "fast"), { _tag: "ModeError", reason: "Unknown", message: modes })
 

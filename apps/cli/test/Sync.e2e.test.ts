@@ -60,7 +60,7 @@ describe("conduit sync", () => {
     assert.include(help.stdout, "sync")
     const syncHelp = await conduit("sync", "--help")
     assert.strictEqual(syncHelp.code, 0)
-    assert.include(syncHelp.stdout, "--mode mirror|bidirectional|archive")
+    assert.include(syncHelp.stdout, "--mode mirror|bidirectional|archive|selective")
     for (const option of ["--dry-run", "--force", "--json", "<SRC>", "<DST>"]) assert.include(syncHelp.stdout, option)
   })
 
@@ -307,7 +307,7 @@ describe("conduit sync", () => {
     const r = await conduit("sync", src, dst, "--mode", "fast")
     assert.strictEqual(r.code, 1)
     assert.strictEqual(r.stdout, "")
-    assert.strictEqual(r.stderr, "unknown sync mode 'fast' (known: mirror, bidirectional, archive)\n")
+    assert.strictEqual(r.stderr, "unknown sync mode 'fast' (known: mirror, bidirectional, archive, selective)\n")
     const asJson = await conduit("sync", src, dst, "--mode", "fast", "--json")
     assert.include(JSON.parse(asJson.stdout).error, { _tag: "ModeError", reason: "Unknown" })
     assert.deepStrictEqual(Fs.readdirSync(dst), [])

@@ -109,6 +109,19 @@ export class PullSummary extends Schema.Class<PullSummary>("PullSummary")({
   durationMs: Schema.Number
 }) {}
 
+const CacheFile = Schema.Struct({ path: Schema.String, size: Schema.Number, reason: Schema.String })
+
+/** What a selective conduit's cache step did after its verified run (`Conduits.CacheOutcome`). */
+export const CacheOutcome = Schema.Struct({
+  limitBytes: Schema.NullOr(Schema.Number),
+  localBytesBefore: Schema.Number,
+  localBytesAfter: Schema.Number,
+  evicted: Schema.Array(CacheFile),
+  fetched: Schema.Array(CacheFile),
+  skipped: Schema.Array(Schema.Struct({ path: Schema.String, reason: Schema.String, message: Schema.String })),
+  warnings: Schema.Array(Schema.Struct({ reason: Schema.String, message: Schema.String }))
+})
+
 /** What a conduit run did (`POST /v1/conduits/:id/run`): the figures of its generation. */
 export class RunSummary extends Schema.Class<RunSummary>("RunSummary")({
   conduit: Schema.String,
@@ -130,7 +143,9 @@ export class RunSummary extends Schema.Class<RunSummary>("RunSummary")({
   remaining: Schema.Number,
   /** The FileSyncJob that ran it and how it ended. */
   job: Schema.NullOr(Schema.Struct({ id: Schema.String, status: Schema.String })),
-  durationMs: Schema.Number
+  durationMs: Schema.Number,
+  /** A selective conduit's cache step (evictions, fetches, warnings); absent for other modes. */
+  cache: Schema.optional(Schema.NullOr(CacheOutcome))
 }) {}
 
 /** The storage of the volume an endpoint is on; null figures when unknown (a paired device's endpoint). */
@@ -230,6 +245,12 @@ export const Conduit = Schema.Struct({
   parallelTransfers: Schema.Number,
   maxDeleteRatio: Schema.Number,
   versionRetentionDays: Schema.Number,
+  /** A selective conduit's local budget: bytes at most, bytes or percent of the volume kept free (null: none). */
+  cacheMaxBytes: Schema.NullOr(Schema.Number),
+  cacheMinFreeBytes: Schema.NullOr(Schema.Number),
+  cacheMinFreePercent: Schema.NullOr(Schema.Number),
+  /** The selective-cache policy: `decayed-frequency` (default), `lru` or `lfu`. */
+  cachePolicy: Schema.String,
   useIndexRules: Schema.Boolean,
   indexModeOverride: Schema.NullOr(Schema.String),
   bandwidthLimitMbps: Schema.NullOr(Schema.Number),
@@ -256,14 +277,18 @@ export const ConduitSettingsPatch = Schema.Struct({
   parallelTransfers: Schema.optional(Schema.Number),
   conflictStrategy: Schema.optional(Schema.Literal("last-write-wins")),
   maxDeleteRatio: Schema.optional(Schema.Number),
-  versionRetentionDays: Schema.optional(Schema.Number)
+  versionRetentionDays: Schema.optional(Schema.Number),
+  cacheMaxBytes: Schema.optional(Schema.NullOr(Schema.Number)),
+  cacheMinFreeBytes: Schema.optional(Schema.NullOr(Schema.Number)),
+  cacheMinFreePercent: Schema.optional(Schema.NullOr(Schema.Number)),
+  cachePolicy: Schema.optional(Schema.Literal("decayed-frequency", "lru", "lfu"))
 })
 
 /** The settings of a `PATCH /v1/conduits/:id`, decoded. */
 export type ConduitSettingsPatch = typeof ConduitSettingsPatch.Type
 
 /** Why a setting of a `PATCH /v1/conduits/:id` is refused (`InvalidRequest.reason`). */
-export type SettingProblem = "InvalidSchedule" | "InvalidBandwidthLimit" | "InvalidParallel" | "InvalidMaxDeleteRatio" | "InvalidRetentionDays"
+export type SettingProblem = "InvalidSchedule" | "InvalidBandwidthLimit" | "InvalidParallel" | "InvalidMaxDeleteRatio" | "InvalidRetentionDays" | "InvalidBudget"
 
 /**
  * What `POST /v1/conduits/:id/pause` and `/resume` answer (202): the conduit and its
@@ -448,6 +473,33 @@ export class ConduitsGroup extends HttpApiGroup.make("conduits")
   .addError(PeerFailure)
 {}
 
+/** What `POST /v1/files/get` did: the file, its content and whether it had to be fetched. */
+export class FetchSummary extends Schema.Class<FetchSummary>("FetchSummary")({
+  /** The file's absolute path (on this device). */
+  path: Schema.String,
+  /** The selective conduit whose source holds it. */
+  conduit: Schema.String,
+  size: Schema.Number,
+  /** Its BLAKE3, verified on arrival (null for a file not indexed yet). */
+  hash: Schema.NullOr(Schema.String),
+  /** False: it was local already (only the open was recorded). */
+  fetched: Schema.Boolean,
+  durationMs: Schema.Number
+}) {}
+
+/**
+ * Files of selective conduits: `get` brings an evicted file back from the secondary (verified)
+ * and records the open — what `conduit get` and `conduit open` ask of the daemon when the
+ * secondary is on a paired device. A path in no selective conduit's source, or no file of the
+ * index, is `InvalidRequest`; a secondary that cannot be reached `PeerFailure` (reason
+ * `SecondaryUnavailable`: the fetch is remembered and done by the conduit's next run).
+ */
+export class FilesGroup extends HttpApiGroup.make("files")
+  .add(HttpApiEndpoint.post("get", "/v1/files/get").setPayload(Schema.Struct({ path: Bounded.pipe(Schema.maxLength(4096)) })).addSuccess(FetchSummary))
+  .addError(InvalidRequest)
+  .addError(PeerFailure)
+{}
+
 /**
  * How often the event stream sends a comment line when nothing else happened: proxies and
  * clients see the connection is alive, and a client gone away is noticed.
@@ -470,6 +522,7 @@ export class Api extends HttpApi.make("conduitd")
   .add(DaemonGroup)
   .add(PeersGroup)
   .add(ConduitsGroup)
+  .add(FilesGroup)
   .add(EventsGroup)
   .addError(DaemonFailure)
   .middleware(Authorization)

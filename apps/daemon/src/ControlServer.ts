@@ -197,6 +197,15 @@ export const checkSettings = (patch: ControlApi.ConduitSettingsPatch): Option.Op
   if (days !== undefined && !(Number.isInteger(days) && days >= 0 && days <= ControlApi.MAX_RETENTION_DAYS)) {
     return problem("InvalidRetentionDays", `a version retention is a whole number of days from 0 (forever) to ${ControlApi.MAX_RETENTION_DAYS}, not ${days}`)
   }
+  for (const [name, value] of [["cacheMaxBytes", patch.cacheMaxBytes], ["cacheMinFreeBytes", patch.cacheMinFreeBytes]] as const) {
+    if (value !== undefined && value !== null && !(Number.isSafeInteger(value) && value >= 0)) {
+      return problem("InvalidBudget", `${name} is a whole number of bytes, 0 or more (null for none), not ${value}`)
+    }
+  }
+  const percent = patch.cacheMinFreePercent
+  if (percent !== undefined && percent !== null && !(Number.isFinite(percent) && percent >= 0 && percent <= 100)) {
+    return problem("InvalidBudget", `cacheMinFreePercent is 0 to 100 (null for none), not ${percent}`)
+  }
   return Option.none()
 }
 
@@ -318,7 +327,8 @@ const ConduitsHandlers = HttpApiBuilder.group(ControlApi.Api, "conduits", (handl
           verified: r.verified,
           remaining: r.remaining,
           job: r.job === null ? null : { id: r.job.id, status: r.job.status },
-          durationMs: r.durationMs
+          durationMs: r.durationMs,
+          ...(r.conduit.mode === "selective" ? { cache: r.cache ?? null } : {})
         })
       }).pipe(Effect.mapError((e) =>
         e._tag === "SyncError" && e.reason === "NotFound"
@@ -329,6 +339,23 @@ const ConduitsHandlers = HttpApiBuilder.group(ControlApi.Api, "conduits", (handl
           ? new ControlApi.DaemonFailure(fields(e))
           : new ControlApi.InvalidRequest(fields(e as Described))
       )))
+  }))
+
+const FilesHandlers = HttpApiBuilder.group(ControlApi.Api, "files", (handlers) =>
+  Effect.gen(function* () {
+    const conduits = yield* Conduits.Conduits
+    return handlers.handle("get", ({ payload }) =>
+      conduits.fetch(payload.path).pipe(
+        Effect.map((r) => new ControlApi.FetchSummary({ path: r.path, conduit: r.conduit.id, size: r.size, hash: r.hash, fetched: r.fetched, durationMs: r.durationMs })),
+        Effect.tap((r) => (r.fetched ? Effect.logInfo(`fetched ${r.path} (${r.size} bytes) for conduit ${r.conduit}`) : Effect.void)),
+        Effect.mapError((e) =>
+          e._tag === "SyncError" && e.reason === "SecondaryUnavailable"
+            ? new ControlApi.PeerFailure(fields(e))
+            : e._tag === "LibraryError"
+            ? new ControlApi.DaemonFailure(fields(e))
+            : new ControlApi.InvalidRequest(fields(e as Described))
+        )
+      ))
   }))
 
 /** One event as a server-sent event. */
@@ -352,7 +379,7 @@ const EventsHandlers = HttpApiBuilder.group(ControlApi.Api, "events", (handlers)
 
 /** The API with its handlers and the token check. */
 const ApiLive = HttpApiBuilder.api(ControlApi.Api).pipe(
-  Layer.provide(Layer.mergeAll(DaemonHandlers, PeersHandlers, ConduitsHandlers, EventsHandlers)),
+  Layer.provide(Layer.mergeAll(DaemonHandlers, PeersHandlers, ConduitsHandlers, FilesHandlers, EventsHandlers)),
   Layer.provide(AuthorizationLive)
 )
 

@@ -15,6 +15,7 @@
  *
  * @since 0.1.0
  */
+import type { CachePolicyError } from "@conduit/selective"
 import type { Errors } from "@conduit/domain"
 import { IndexLive } from "@conduit/index"
 import { JobRuntime } from "@conduit/jobs"
@@ -94,7 +95,14 @@ export const Announce = Layer.scopedDiscard(
 /** Everything the daemon runs on `options.home`, its `Lifecycle` included. */
 export const layer = (options: DaemonOptions): Layer.Layer<
   Lifecycle.Lifecycle,
-  DaemonError | Errors.LibraryError | Errors.HashError | ModeRegistry.ModeError | DeviceIdentity.IdentityError | TransportError.TransportError | ServeError
+  | DaemonError
+  | Errors.LibraryError
+  | Errors.HashError
+  | ModeRegistry.ModeError
+  | CachePolicyError.CachePolicyError
+  | DeviceIdentity.IdentityError
+  | TransportError.TransportError
+  | ServeError
 > => {
   const library = IndexLive.layer({ home: options.home })
   // Without --listen, the ports of last time (peers were given them), else any free ones.

@@ -121,9 +121,9 @@ describe("ControlServer.checkSettings", () => {
 describe("ControlApi", () => {
   it("documents every endpoint, each behind the token (bearer, or the panel's cookie holding it)", () => {
     const spec = OpenApi.fromApi(ControlApi.Api)
-    assert.deepStrictEqual(Object.keys(spec.paths).sort(), ["/v1/conduits", "/v1/conduits/status", "/v1/conduits/{id}", "/v1/conduits/{id}/history", "/v1/conduits/{id}/pause", "/v1/conduits/{id}/resume", "/v1/conduits/{id}/run", "/v1/events", "/v1/peers", "/v1/peers/{peerId}", "/v1/peers/{peerId}/pull", "/v1/status", "/v1/stop"])
+    assert.deepStrictEqual(Object.keys(spec.paths).sort(), ["/v1/conduits", "/v1/conduits/status", "/v1/conduits/{id}", "/v1/conduits/{id}/history", "/v1/conduits/{id}/pause", "/v1/conduits/{id}/resume", "/v1/conduits/{id}/run", "/v1/events", "/v1/files/get", "/v1/peers", "/v1/peers/{peerId}", "/v1/peers/{peerId}/pull", "/v1/status", "/v1/stop"])
     assert.deepStrictEqual(Object.keys(spec.components.securitySchemes), ["token", "panel"])
-    assert.deepInclude(spec.components.securitySchemes, { panel: { type: "apiKey", name: "conduit_panel", in: "cookie", description: spec.components.securitySchemes.panel!.description } })
+    assert.deepInclude(spec.components.securitySchemes.panel as unknown as Record<string, unknown>, { type: "apiKey", name: "conduit_panel", in: "cookie" })
     assert.deepStrictEqual(spec.security, [{ token: [] }, { panel: [] }], "the whole API requires the token, one way or the other")
     for (const [path, operations] of Object.entries(spec.paths)) {
       for (const [method, operation] of Object.entries(operations as Record<string, { responses: Record<string, unknown> }>)) {

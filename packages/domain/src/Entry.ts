@@ -43,6 +43,13 @@ export class Entry extends Schema.Class<Entry>("Entry")({
   seq: Sequence,
   /** A deletion, kept so that peers learn of it. */
   tombstone: Schema.Boolean,
+  /**
+   * The bytes of this file are not on its device's disk: selective mode evicted them after a
+   * verified copy was made elsewhere. The row keeps kind, size, mtime and hash, so the file
+   * stays visible and counts as present (with that content) everywhere; the indexer does not
+   * read its absence as a deletion. Only a live file (kind 0, not a tombstone) can be remote.
+   */
+  remote: Schema.Boolean,
   /** The path this entry had before its last change, when that change was a move. */
   movedFrom: Schema.NullOr(RelPath)
 }) {}

@@ -10,6 +10,12 @@
  * says it had files stops the scan before anything is written: that is an unmounted disk, not
  * a deletion. A directory that cannot be read keeps its index rows.
  *
+ * A remote file (`Entry.remote`: selective mode evicted its bytes) is absent by design: its row
+ * is never tombstoned by a scan, counted as deleted or taken as a move's source, and neither are
+ * the directories above it. A file that appears at its path is hashed and its row becomes local
+ * again (`remote = 0`); only the very file that was marked (same size, mtime and inode: its
+ * eviction has not removed it yet) leaves the row as it is.
+ *
  * @since 0.1.0
  */
 import { Errors, RelPath } from "@conduit/domain"
@@ -136,6 +142,8 @@ interface Known {
   readonly link_target: string | null
   readonly disk_path: string | null
   readonly tombstone: number
+  /** 1: the file's bytes were evicted (selective mode); its absence is not a deletion. */
+  readonly remote: number
 }
 
 /** A row to upsert. */
@@ -160,7 +168,7 @@ const ROWS_PER_INSERT = 500
 // larger transactions rewrite far fewer pages (20,000 files: 47 → 25 MiB written).
 const WRITE_BATCH = 6000
 const MAX_BATCHES_IN_FLIGHT = 16
-const KNOWN_COLUMNS = "id, path, parent, kind, size, mtime_s, mtime_ns, inode, mode, hash, hash_state, link_target, disk_path, tombstone"
+const KNOWN_COLUMNS = "id, path, parent, kind, size, mtime_s, mtime_ns, inode, mode, hash, hash_state, link_target, disk_path, tombstone, remote"
 
 const knownFromValues = (v: ReadonlyArray<unknown>): Known => ({
   id: v[0] as number,
@@ -176,7 +184,8 @@ const knownFromValues = (v: ReadonlyArray<unknown>): Known => ({
   hash_state: v[10] as string,
   link_target: v[11] as string | null,
   disk_path: v[12] as string | null,
-  tombstone: v[13] as number
+  tombstone: v[13] as number,
+  remote: v[14] as number
 })
 
 const join = (dir: string, name: string) => (dir === "" ? name : `${dir}/${name}`)
@@ -309,8 +318,15 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
         catch: () => new Errors.LocationError({ reason: "PermissionDenied", path: root })
       })
       if (names.length === 0) {
-        const live = yield* lib(sql<{ n: number }>`SELECT count(*) AS n FROM entries WHERE location_id = ${location.rowId} AND tombstone = 0`)
-        if (live[0]!.n > 0) return yield* new Errors.LocationError({ reason: "RootEmpty", path: root })
+        // What should be on disk: a live row that is not remote (an evicted file's bytes are
+        // elsewhere), other than a directory that only holds remote files (eviction may leave
+        // no file in it, and removing it leaves the root empty).
+        const onDisk = yield* lib(sql<{ n: number }>`SELECT EXISTS (SELECT 1 FROM entries e
+          WHERE e.location_id = ${location.rowId} AND e.tombstone = 0 AND e.remote = 0
+            AND (e.kind != 1 OR NOT EXISTS (SELECT 1 FROM entries r
+              WHERE r.location_id = e.location_id AND r.tombstone = 0 AND r.remote = 1
+                AND r.path >= e.path || '/' AND r.path < e.path || '0'))) AS n`)
+        if (onDisk[0]!.n > 0) return yield* new Errors.LocationError({ reason: "RootEmpty", path: root })
       }
     }
 
@@ -357,7 +373,8 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
             link_target: w.item.linkTarget,
             seq: seq++,
             tombstone: 0,
-            moved_from: w.movedFrom
+            moved_from: w.movedFrom,
+            remote: 0
           }
           })
           yield* sql`INSERT INTO entries ${sql.insert(rows)}
@@ -366,7 +383,7 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
               size = excluded.size, mtime_s = excluded.mtime_s, mtime_ns = excluded.mtime_ns,
               inode = excluded.inode, mode = excluded.mode, hash = excluded.hash,
               hash_state = excluded.hash_state, link_target = excluded.link_target,
-              seq = excluded.seq, tombstone = 0, moved_from = excluded.moved_from`
+              seq = excluded.seq, tombstone = 0, moved_from = excluded.moved_from, remote = 0`
         }
       })))
 
@@ -637,6 +654,10 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
             else metadataOnly.push({ item, hash: item.kind === 2 ? hasher.hashBytes(Buffer.from(item.linkTarget ?? "")) : null, hashState: "ok", movedFrom: null })
             walk = true
           } else if (item.kind === 0) {
+            // A remote row whose file is still there with the same size, time and inode is a
+            // file whose eviction has not removed it yet: left as it is. Any other file at
+            // its path is new bytes: hashed, and written back as local.
+            if (row.remote === 1 && sameContentStat(row, item) && row.hash !== null) continue
             if (!sameContentStat(row, item) || row.hash === null) yield* queueHash(item, false)
             else if (row.mode !== item.mode || row.disk_path !== (item.diskRel === item.path ? null : item.diskRel)) {
               metadataOnly.push({ item, hash: row.hash, hashState: "ok", movedFrom: null })
@@ -653,14 +674,15 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
         }
       }
       // Rows of the batch's directories that the disk no longer has.
-      for (const row of known.values()) if (row.tombstone === 0) vanished.push(row)
+      // A remote file is absent by design: not a deletion.
+      for (const row of known.values()) if (row.tombstone === 0 && row.remote === 0) vanished.push(row)
 
       // New items whose inode the index has elsewhere may be moves: keep them for the end.
       const inodes = fresh.map((i) => i.ino)
       const seenInodes = new Set<number>()
       for (const part of chunks(inodes, ROWS_PER_INSERT)) {
         const rows = yield* lib(sql<{ inode: number }>`SELECT DISTINCT inode FROM entries
-          WHERE location_id = ${location.rowId} AND tombstone = 0 AND inode IN (SELECT value FROM json_each(${JSON.stringify(part)}))`)
+          WHERE location_id = ${location.rowId} AND tombstone = 0 AND remote = 0 AND inode IN (SELECT value FROM json_each(${JSON.stringify(part)}))`)
         for (const r of rows) seenInodes.add(r.inode)
       }
       const direct: Array<Write> = []
@@ -681,17 +703,28 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
     for (const p of ruleProblems) problems.push({ path: p.path, reason: "rule-file", detail: p.error })
 
     // -- the end: directory deletions, moves, leftovers ---------------------------------------
-    // A vanished directory takes its whole subtree with it.
+    // A vanished directory takes its whole subtree with it, except remote files: those stay,
+    // and so do the directories above them (eviction may have emptied and removed them).
     const vanishedDirs = [...vanished.filter((row) => row.kind === 1), ...replacedDirs]
+    const holdingRemote = new Set<string>()
     for (const dir of vanishedDirs) {
       const rows = yield* lib(sql<Known>`SELECT ${sql.literal(KNOWN_COLUMNS)} FROM entries
         WHERE location_id = ${location.rowId} AND tombstone = 0 AND path >= ${dir.path + "/"} AND path < ${dir.path + "0"}`)
-      for (const row of rows) vanished.push(row)
+      for (const row of rows) {
+        if (row.remote === 0) {
+          vanished.push(row)
+          continue
+        }
+        for (let p = RelPath.parent(row.path as RelPath.RelPath); p !== "" && !holdingRemote.has(p); p = RelPath.parent(p)) {
+          holdingRemote.add(p)
+        }
+      }
     }
     const vanishedIds = new Set<number>()
     for (let i = vanished.length - 1; i >= 0; i--) {
-      if (vanishedIds.has(vanished[i]!.id)) vanished.splice(i, 1)
-      else vanishedIds.add(vanished[i]!.id)
+      const row = vanished[i]!
+      if (vanishedIds.has(row.id) || (row.kind === 1 && holdingRemote.has(row.path))) vanished.splice(i, 1)
+      else vanishedIds.add(row.id)
     }
 
     // Moves by inode: same inode and kind; for files also the same size and mtime (a recycled
@@ -734,7 +767,7 @@ export const make: Effect.Effect<Indexer["Type"], never, SqlClient.SqlClient | L
     if (vanishedDuringHash.length > 0) {
       for (const part of chunks(vanishedDuringHash, ROWS_PER_INSERT)) {
         const rows = yield* lib(sql<Known>`SELECT ${sql.literal(KNOWN_COLUMNS)} FROM entries
-          WHERE location_id = ${location.rowId} AND tombstone = 0 AND path IN (SELECT value FROM json_each(${JSON.stringify(part)}))`)
+          WHERE location_id = ${location.rowId} AND tombstone = 0 AND remote = 0 AND path IN (SELECT value FROM json_each(${JSON.stringify(part)}))`)
         for (const row of rows) if (!vanishedIds.has(row.id)) {
           vanishedIds.add(row.id)
           vanished.push(row)

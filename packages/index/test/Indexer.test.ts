@@ -435,5 +435,97 @@ describe("Indexer", () => {
     ))
 })
 
+describe("Indexer and remote files (selective mode)", () => {
+  it.scoped("an absent remote file is not a deletion: no tombstone, not counted, not a move source, nor is its emptied directory", () =>
+    withIndex(({ root }) =>
+      Effect.gen(function* () {
+        writeTree(root, { "keep.txt": "keep", "evict.txt": "evicted bytes", "d/deep.txt": "deep bytes" })
+        const { scan, get, store, location } = yield* setup(root)
+        yield* scan()
+        assert.strictEqual(yield* store.markRemote(location, [rel("evict.txt"), rel("d/deep.txt")]), 2)
+        const marked = (yield* get("evict.txt"))!
+        // Eviction removes the bytes (and here the emptied directory); the file itself is renamed
+        // away, so its inode shows up at another path: that is a new file, not a move.
+        Fs.renameSync(Path.join(root, "evict.txt"), Path.join(root, "renamed.txt"))
+        Fs.rmSync(Path.join(root, "d"), { recursive: true })
+        const summary = yield* scan()
+        assert.strictEqual(summary.deleted, 0)
+        assert.strictEqual(summary.moved, 0)
+        assert.strictEqual(summary.added, 1)
+        const evict = (yield* get("evict.txt"))!
+        assert.isFalse(evict.tombstone)
+        assert.isTrue(evict.remote)
+        assert.strictEqual(evict.hash, b3("evicted bytes"))
+        assert.strictEqual(evict.seq, marked.seq)
+        assert.strictEqual((yield* get("renamed.txt"))!.movedFrom, null)
+        const deep = (yield* get("d/deep.txt"))!
+        assert.isFalse(deep.tombstone)
+        assert.isTrue(deep.remote)
+        assert.isFalse((yield* get("d"))!.tombstone)
+        // And the next scan has nothing to say about them.
+        const again = yield* scan()
+        assert.strictEqual(again.sequences, null)
+        assert.strictEqual(again.deleted, 0)
+      })
+    ))
+
+  it.scoped("the marked file still on disk stays remote; a file restored at its path is hashed and becomes local", () =>
+    withIndex(({ root }) =>
+      Effect.gen(function* () {
+        writeTree(root, { "a.txt": "alpha" })
+        const { scan, get, store, location } = yield* setup(root)
+        yield* scan()
+        assert.strictEqual(yield* store.markRemote(location, [rel("a.txt")]), 1)
+        // Another change in the directory makes the scan compare a.txt's row with the disk.
+        writeTree(root, { "b.txt": "bravo" })
+        const pending = yield* scan()
+        assert.strictEqual(pending.added, 1)
+        assert.strictEqual(pending.modified, 0)
+        assert.isTrue((yield* get("a.txt"))!.remote)
+        // Evicted, then restored: another file (its own time) at the path.
+        Fs.rmSync(Path.join(root, "a.txt"))
+        assert.strictEqual((yield* scan()).deleted, 0)
+        const remote = (yield* get("a.txt"))!
+        assert.isTrue(remote.remote)
+        Fs.writeFileSync(Path.join(root, "a.txt"), "alpha")
+        Fs.utimesSync(Path.join(root, "a.txt"), 1_600_000_000, 1_600_000_000)
+        const restored = yield* scan()
+        assert.strictEqual(restored.modified, 1)
+        assert.strictEqual(restored.filesHashed, 1)
+        const local = (yield* get("a.txt"))!
+        assert.isFalse(local.remote)
+        assert.isFalse(local.tombstone)
+        assert.strictEqual(local.hash, b3("alpha"))
+        assert.isAbove(local.seq, remote.seq)
+        assert.strictEqual((yield* store.totals(location)).remote, 0)
+      })
+    ))
+
+  it.scoped("a root holding only remote files may be empty on disk; a local file still trips RootEmpty", () =>
+    withIndex(({ root }) =>
+      Effect.gen(function* () {
+        writeTree(root, { "a.txt": "a", "d/b.txt": "b" })
+        const { scan, get, store, location } = yield* setup(root)
+        yield* scan()
+        assert.strictEqual(yield* store.markRemote(location, [rel("a.txt"), rel("d/b.txt")]), 2)
+        Fs.rmSync(Path.join(root, "a.txt"))
+        Fs.rmSync(Path.join(root, "d"), { recursive: true })
+        assert.deepStrictEqual(Fs.readdirSync(root), [])
+        const summary = yield* scan()
+        assert.strictEqual(summary.deleted, 0)
+        assert.isTrue((yield* get("a.txt"))!.remote)
+        assert.isTrue((yield* get("d/b.txt"))!.remote)
+        assert.isFalse((yield* get("d"))!.tombstone)
+        // A local file that then vanishes with everything else looks like an unmounted disk.
+        writeTree(root, { "c.txt": "c" })
+        assert.strictEqual((yield* scan()).added, 1)
+        Fs.rmSync(Path.join(root, "c.txt"))
+        const error = yield* Effect.flip(scan())
+        assert.strictEqual((error as { reason: string }).reason, "RootEmpty")
+        assert.isFalse((yield* get("c.txt"))!.tombstone)
+      })
+    ))
+})
+
 // Keep the Entry type import used for editors.
 export type _Entry = Entry.Entry

@@ -1,10 +1,13 @@
 import { describe, it } from "@effect/vitest"
-import { SqlClient } from "@effect/sql"
-import { Effect, Exit, Layer } from "effect"
+import { Migrator, SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Effect, Exit, Layer, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert } from "vitest"
-import { LibraryDatabase, Locations } from "../src/index.js"
+import type { RelPath } from "@conduit/domain"
+import { IndexStore, LibraryDatabase, Locations } from "../src/index.js"
+import { migrations } from "../src/internal/migrations.js"
 import { tempDir, writeTree } from "./support.js"
 
 const open = (home: string) => Layer.fresh(LibraryDatabase.layer({ home, deviceName: "test-device" }))
@@ -76,6 +79,41 @@ describe("LibraryDatabase", () => {
         assert.strictEqual(error?.reason, "Corrupt")
       }
       assert.isTrue(Fs.readFileSync(file).equals(damaged))
+    }))
+
+  it.scoped("0003 adds entries.remote to a library made before it: existing rows read as local", () =>
+    Effect.gen(function* () {
+      const home = yield* tempDir()
+      // A library as the releases before 0003 left it, with one file row.
+      yield* Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        yield* Migrator.make({})({
+          loader: Migrator.fromRecord({ "0001_library": migrations["0001_library"], "0002_directory_digests": migrations["0002_directory_digests"] }),
+          table: "conduit_index_migrations"
+        })
+        yield* sql`INSERT INTO devices (uuid, name, is_self, last_seq, created_at) VALUES ('6f0c3c0e-7a5e-4f55-9d6c-2f8f0d1b2a11', 'old', 1, 1, 0)`
+        yield* sql`INSERT INTO locations (uuid, device_id, name, root, indexing_mode, created_at)
+          VALUES ('0b5d8a2c-1c44-4a8e-b7f1-3c2e4d5f6a70', 1, 'old', '/nowhere', 'Standard', 0)`
+        yield* sql`INSERT INTO entries (location_id, path, parent, kind, size, mtime_s, mtime_ns, hash, hash_state, seq)
+          VALUES (1, 'a.txt', '', 0, 5, 1700000000, 0, ${"ab".repeat(32)}, 'ok', 1)`
+        const columns = yield* sql<{ name: string }>`PRAGMA table_info(entries)`
+        assert.notInclude(columns.map((c) => c.name), "remote")
+      }).pipe(Effect.provide(Layer.fresh(SqliteClient.layer({ filename: Path.join(home, "library.db") }))))
+
+      yield* Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const columns = yield* sql<{ name: string; notnull: number; dflt_value: string | null }>`PRAGMA table_info(entries)`
+        const remote = columns.find((c) => c.name === "remote")
+        assert.deepStrictEqual(remote && { notnull: remote.notnull, dflt_value: remote.dflt_value }, { notnull: 1, dflt_value: "0" })
+        const applied = yield* sql<{ name: string }>`SELECT name FROM conduit_index_migrations ORDER BY migration_id`
+        assert.deepStrictEqual(applied.map((m) => m.name), ["library", "directory_digests", "entries_remote"])
+        const locations = yield* Locations.Locations
+        const store = yield* IndexStore.IndexStore
+        const [location] = yield* locations.list
+        const entry = Option.getOrThrow(yield* store.get(location!, "a.txt" as RelPath.RelPath))
+        assert.isFalse(entry.remote)
+        assert.strictEqual(entry.hash, "ab".repeat(32))
+      }).pipe(Effect.provide(Layer.mergeAll(Locations.layer, IndexStore.layer).pipe(Layer.provideMerge(open(home)))))
     }))
 
   it.scoped("a home that cannot be created is a Storage error", () =>

@@ -77,7 +77,7 @@ describe("IndexStore", () => {
         const sameContent = yield* store.byHash(all.find((e) => e.path === "d0/f00.txt")!.hash!)
         assert.deepStrictEqual(sameContent.map((c) => c.entry.path).sort(), ["d0/f00.txt", "d2/f10.txt", "d0/f20.txt", "d2/f30.txt"].sort())
         const totals = yield* store.totals(location)
-        assert.deepStrictEqual(totals, { files: 40, directories: 4, symlinks: 0, bytes: 40 * 9, tombstones: 0, unhashed: 0 })
+        assert.deepStrictEqual(totals, { files: 40, directories: 4, symlinks: 0, bytes: 40 * 9, remote: 0, remoteBytes: 0, tombstones: 0, unhashed: 0 })
       })
     ))
 })

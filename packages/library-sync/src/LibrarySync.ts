@@ -181,7 +181,8 @@ const entryColumns = (entry: Protocol.WireEntry, locationRowId: number) => {
     link_target: entry.linkTarget,
     seq: entry.seq,
     tombstone: entry.tombstone ? 1 : 0,
-    moved_from: entry.movedFrom
+    moved_from: entry.movedFrom,
+    remote: entry.remote ? 1 : 0
   }
 }
 
@@ -443,7 +444,8 @@ export const make: Effect.Effect<
                   parent = excluded.parent, disk_path = NULL, kind = excluded.kind, size = excluded.size,
                   mtime_s = excluded.mtime_s, mtime_ns = excluded.mtime_ns, inode = NULL, mode = excluded.mode,
                   hash = excluded.hash, hash_state = excluded.hash_state, link_target = excluded.link_target,
-                  seq = excluded.seq, tombstone = excluded.tombstone, moved_from = excluded.moved_from
+                  seq = excluded.seq, tombstone = excluded.tombstone, moved_from = excluded.moved_from,
+                  remote = excluded.remote
                 WHERE excluded.seq > entries.seq`
             }
             // max(): a concurrent session with the same peer never moves the watermark back.

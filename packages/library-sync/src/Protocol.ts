@@ -20,7 +20,8 @@
  * Either side may send `Refused { reason, detail }` instead of its next message and close.
  *
  * The encoded form of every message equals its decoded form (no transformations, only
- * checks and brands), so a sender encodes its values as they are.
+ * checks and brands, and one default: an entry's `remote`, absent from older peers, is false),
+ * so a sender encodes its values as they are.
  *
  * @since 0.1.0
  */
@@ -116,6 +117,10 @@ export type WireLocation = typeof WireLocation.Type
 /**
  * One index row of the sending device, as of its change `seq`. Device-local columns (row
  * id, inode, on-disk spelling) are not sent; the receiver derives `parent` from `path`.
+ *
+ * `remote` (added within protocol version 1) says the file's bytes are not on the sender's
+ * disk (selective mode evicted them). A peer that predates it sends no `remote`, which decodes
+ * as false; a peer that predates it ignores the key (struct schemas drop unknown keys).
  */
 export const WireEntry = Schema.Struct({
   location: LocationUuid,
@@ -132,10 +137,13 @@ export const WireEntry = Schema.Struct({
   linkTarget: Schema.NullOr(LinkTarget),
   seq: EntrySeq,
   tombstone: Schema.Boolean,
-  movedFrom: Schema.NullOr(EntryPath)
+  movedFrom: Schema.NullOr(EntryPath),
+  /** The file's bytes are elsewhere (`Entry.remote`); absent (an older peer) means false. */
+  remote: Schema.optionalWith(Schema.Boolean, { default: () => false })
 }).pipe(
   Schema.filter((e) => e.kind === 2 || e.linkTarget === null || "a link target only on a symlink"),
-  Schema.filter((e) => e.kind !== 1 || e.hash === null || "no content hash on a directory")
+  Schema.filter((e) => e.kind !== 1 || e.hash === null || "no content hash on a directory"),
+  Schema.filter((e) => !e.remote || (e.kind === 0 && !e.tombstone) || "remote only on a live file")
 )
 export type WireEntry = typeof WireEntry.Type
 

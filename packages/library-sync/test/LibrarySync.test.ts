@@ -1,5 +1,6 @@
 import { describe, it } from "@effect/vitest"
-import { Locations } from "@conduit/index"
+import type { RelPath } from "@conduit/domain"
+import { IndexStore, Locations } from "@conduit/index"
 import { encode as msgpack } from "@msgpack/msgpack"
 import { Duration, Effect, Either, Fiber, Option, Stream, TestClock } from "effect"
 import * as Fs from "node:fs"
@@ -141,6 +142,35 @@ describe("LibrarySync", () => {
       yield* Fiber.interrupt(puller)
       // The puller's side closed: the server ends without an error.
       yield* Fiber.join(server)
+    }), 60_000)
+
+  it.scopedLive("a file marked remote replicates with its flag (kept, not a tombstone) and so does marking it local again", () =>
+    Effect.gen(function* () {
+      const a = yield* newDevice("alpha")
+      const b = yield* newDevice("beta")
+      const root = yield* tempDir("conduit-ls-tree-")
+      writeTree(root, { "keep.txt": "keep", "big/video.bin": "lots of bytes", "d/x.txt": "x" })
+      const { location } = yield* indexTree(a, root)
+      yield* syncOnce(a, b)
+      const mark = (op: "markRemote" | "markLocal", paths: ReadonlyArray<string>) =>
+        a.run(Effect.flatMap(IndexStore.IndexStore, (store) => store[op](location, paths as ReadonlyArray<RelPath.RelPath>)))
+      const remoteOf = (device: Device) =>
+        Effect.map(rowsOf(device, location.id), (rows) => rows.filter((r) => r.remote === 1).map((r) => [r.path, r.tombstone]))
+
+      // Evicted: marked, then the bytes removed; the rescan leaves the row as it is.
+      assert.strictEqual(yield* mark("markRemote", ["big/video.bin", "d/x.txt"]), 2)
+      Fs.rmSync(Path.join(root, "big"), { recursive: true })
+      Fs.rmSync(Path.join(root, "d/x.txt"))
+      assert.strictEqual((yield* rescan(a, location.id)).deleted, 0)
+      const summary = yield* syncOnce(a, b)
+      assert.strictEqual(summary.entries, 3) // the two marks, and d's own time (a file left it)
+      assert.deepStrictEqual(yield* remoteOf(b), [["big/video.bin", 0], ["d/x.txt", 0]])
+      assert.deepStrictEqual(yield* rowsOf(b, location.id), yield* rowsOf(a, location.id))
+
+      assert.strictEqual(yield* mark("markLocal", ["d/x.txt"]), 1)
+      assert.strictEqual((yield* syncOnce(a, b)).entries, 1)
+      assert.deepStrictEqual(yield* remoteOf(b), [["big/video.bin", 0]])
+      assert.deepStrictEqual(yield* rowsOf(b, location.id), yield* rowsOf(a, location.id))
     }), 60_000)
 
   it.scopedLive("a restarted puller resumes from its watermark and receives only newer rows", () =>
@@ -356,6 +386,31 @@ describe("LibrarySync", () => {
         yield* refused(ctx, "Malformed", (peer) => Effect.andThen(announce(location)(peer), peer.sendRaw(badBatch(location, { hash: "F".repeat(64) }))))
         yield* refused(ctx, "Malformed", (peer) => Effect.andThen(announce(location)(peer), peer.sendRaw(badBatch(location, { seq: -4 }))))
         yield* refused(ctx, "Malformed", (peer) => peer.sendRaw(msgpack({ _tag: "Locations", head: "3", locations: [] })))
+      }), 60_000)
+
+    it.scopedLive("an older peer's entries (no remote key) are local; remote is taken as sent, refused on a directory", () =>
+      Effect.gen(function* () {
+        const ctx = yield* setup
+        const { b, fake, location } = ctx
+        const older = (path: string, seq: number) => {
+          const { remote: _, ...entry } = wireEntry(location, path, seq)
+          return entry
+        }
+        const { exit } = yield* session(b, fake, (peer) =>
+          Effect.gen(function* () {
+            yield* announce(location, 5)(peer)
+            yield* peer.sendRaw(msgpack({
+              _tag: "Batch",
+              entries: [older("old.txt", 3), wireEntry(location, "evicted.txt", 4, { remote: true }), older("a.txt", 5)],
+              upTo: 5
+            }))
+            yield* peer.send({ _tag: "CaughtUp", seq: 5 })
+          }))
+        assert.strictEqual(exit._tag, "Success")
+        const rows = new Map((yield* rowsOf(b, location)).map((r) => [r.path, r.remote]))
+        assert.deepStrictEqual([...rows], [["a.txt", 0], ["dir/b.txt", 0], ["evicted.txt", 1], ["old.txt", 0]])
+        yield* refused(ctx, "Malformed", (peer) =>
+          Effect.andThen(announce(location)(peer), peer.sendRaw(badBatch(location, { kind: 1, hash: null, remote: true }, 6))))
       }), 60_000)
 
     it.scopedLive("paths with '..' or a leading '/' are refused and nothing is written", () =>

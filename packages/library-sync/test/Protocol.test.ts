@@ -28,7 +28,8 @@ describe("Protocol", () => {
         upTo: 9,
         entries: [
           wireEntry(location, "a/b.txt", 8),
-          wireEntry(location, "ln", 9, { kind: 2, linkTarget: "../x", hash: "b".repeat(64), tombstone: true, movedFrom: "old/ln" })
+          wireEntry(location, "ln", 9, { kind: 2, linkTarget: "../x", hash: "b".repeat(64), tombstone: true, movedFrom: "old/ln" }),
+          wireEntry(location, "evicted.bin", 10, { remote: true })
         ]
       },
       { _tag: "CaughtUp", seq: 9 },
@@ -90,12 +91,25 @@ describe("Protocol", () => {
       { location: "not-a-uuid" },
       { linkTarget: "x" },
       { kind: 1, hash: "a".repeat(64) },
-      { kind: 2, linkTarget: "a\0b" }
+      { kind: 2, linkTarget: "a\0b" },
+      { remote: 1 },
+      { remote: "yes" },
+      { remote: true, kind: 1, hash: null },
+      { remote: true, kind: 2, linkTarget: "x" },
+      { remote: true, tombstone: true }
     ]
     for (const over of bad) assert.strictEqual(reasonOf(batchWith(over)), "Malformed", JSON.stringify(over))
     assert.strictEqual(reasonOf(msgpack({ _tag: "Batch", entries: [], upTo: 1 })), "Malformed")
     assert.strictEqual(reasonOf(msgpack({ _tag: "Locations", head: 1, locations: [{ ...wireLocation(location), root: "relative/root" }] })), "Malformed")
     assert.strictEqual(reasonOf(msgpack({ _tag: "Locations", head: 1, locations: [{ ...wireLocation(location), indexingMode: "Everything" }] })), "Malformed")
+  })
+
+  it("an entry without remote (an older peer) decodes as local; one with it keeps it", () => {
+    const { remote: _, ...older } = wireEntry(location, "a/b.txt", 1)
+    const decoded = Either.getOrThrow(Protocol.decodeEither(msgpack({ _tag: "Batch", entries: [older], upTo: 1 })))
+    assert.strictEqual(decoded._tag === "Batch" ? decoded.entries[0]!.remote : undefined, false)
+    const remote = Either.getOrThrow(Protocol.decodeEither(batchWith({ remote: true })))
+    assert.strictEqual(remote._tag === "Batch" ? remote.entries[0]!.remote : undefined, true)
   })
 
   it("bounds counts: a batch above the entry limit and a frame above the size limit", () => {

@@ -84,11 +84,12 @@ export interface Row {
   readonly seq: number
   readonly tombstone: number
   readonly moved_from: string | null
+  readonly remote: number
 }
 
 export const rowsOf = (device: Device, location: string) =>
   device.sql<Row>`SELECT e.path, e.kind, e.size, e.mtime_s, e.mtime_ns, e.mode, e.hash, e.hash_state, e.link_target,
-      e.seq, e.tombstone, e.moved_from
+      e.seq, e.tombstone, e.moved_from, e.remote
     FROM entries e JOIN locations l ON l.id = e.location_id WHERE l.uuid = ${location} ORDER BY e.path`.pipe(Effect.orDie)
 
 export const countOf = (device: Device, location: string) =>
@@ -166,6 +167,7 @@ export const wireEntry = (location: string, path: string, seq: number, over: Par
     seq,
     tombstone: false,
     movedFrom: null,
+    remote: false,
     ...over
   }) as unknown as Protocol.WireEntry
 

@@ -18,6 +18,11 @@ export interface Fingerprint {
   readonly mode: number | null
   /** A symlink's target. */
   readonly linkTarget: string | null
+  /**
+   * The file's bytes are not on its side's disk: selective mode evicted them to its secondary
+   * (the index row stays, with the hash). Absent: false.
+   */
+  readonly remote?: boolean
 }
 
 /** Same kind and content: equal bytes for files, equal target for symlinks; any two directories. */

@@ -58,7 +58,9 @@ export class IndexDiff extends Context.Tag("@conduit/resolver/IndexDiff")<IndexD
   readonly marks: (source: Endpoint, target: Endpoint) => Effect.Effect<Marks, Errors.LibraryError>
 }>() {}
 
-const COLUMNS = ["kind", "size", "mtime_s", "mtime_ns", "mode", "hash", "link_target"] as const
+// `remote` is read, never compared: a remote file (its bytes evicted by selective mode) is
+// present with its hash, so equal content on the other side is no difference.
+const COLUMNS = ["kind", "size", "mtime_s", "mtime_ns", "mode", "hash", "link_target", "remote"] as const
 
 const fingerprint = (row: ReadonlyArray<unknown>, offset: number): Fingerprint.Fingerprint | null =>
   row[offset] === null
@@ -69,7 +71,9 @@ const fingerprint = (row: ReadonlyArray<unknown>, offset: number): Fingerprint.F
       mtimeNs: BigInt(row[offset + 2] as number) * 1_000_000_000n + BigInt(row[offset + 3] as number),
       mode: row[offset + 4] as number | null,
       hash: row[offset + 5] as string | null,
-      linkTarget: row[offset + 6] as string | null
+      linkTarget: row[offset + 6] as string | null,
+      // Only when set: an absent `remote` means false, as everywhere a Fingerprint is built.
+      ...(row[offset + 7] === 1 ? { remote: true } : {})
     }
 
 /** Builds the service. */

@@ -28,6 +28,8 @@ export const follow = (state: PathState, from: Side): ReadonlyArray<Operation> =
   const wanted = at(state, from)
   const present = at(state, to)
   if (same(wanted, present)) return []
+  // An evicted file has no bytes on its side to copy from; it is no deletion either.
+  if (wanted?.remote === true) return []
   if (wanted === null) return [{ _tag: "Delete", side: to, path: state.path, entry: present!, verifiedOn: null }]
   if (sameContent(wanted, present)) {
     return [{ _tag: "SetAttributes", side: to, path: state.path, mtimeNs: wanted.mtimeNs, mode: wanted.mode }]
@@ -109,5 +111,23 @@ export const bidirectional: SyncModeStrategy = {
   }
 }
 
+/**
+ * The source is the primary (this device's hot set), the target its secondary: the secondary
+ * follows the primary as a mirror does, so every file has a verified copy there, and the
+ * primary's cache policy may then evict local copies (done by the run, not planned here). An
+ * evicted file's row stays on the primary (`remote`), and is neither copied nor a deletion; if
+ * the secondary's copy differs or is gone, nothing here can restore it (the risk report says so).
+ */
+export const selective: SyncModeStrategy = {
+  name: "selective",
+  description: "one way to a secondary (as mirror), then the source keeps only its hot set local: cold files are evicted once the secondary's copy is verified, and come back on demand",
+  usesBaseline: false,
+  deletesOn: ["target"],
+  decide: (state) => {
+    if (state.source?.remote === true) return nothing
+    return { operations: follow(state, "source") }
+  }
+}
+
 /** The built-in modes, in the order `conduit --help` lists them. */
-export const builtins: ReadonlyArray<SyncModeStrategy> = [mirror, bidirectional, archive]
+export const builtins: ReadonlyArray<SyncModeStrategy> = [mirror, bidirectional, archive, selective]

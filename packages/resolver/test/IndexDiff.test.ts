@@ -1,6 +1,6 @@
 import { describe, it } from "@effect/vitest"
 import type { RelPath } from "@conduit/domain"
-import { Indexer, IndexLive, Locations } from "@conduit/index"
+import { Indexer, IndexLive, IndexStore, Locations } from "@conduit/index"
 import { Chunk, Effect, Layer, Stream } from "effect"
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
@@ -68,6 +68,34 @@ describe("IndexDiff", () => {
       assert.strictEqual(byPath.get("only-a.txt" as RelPath.RelPath), "Copy")
       assert.strictEqual(byPath.get("dir/two.txt" as RelPath.RelPath), "Copy")
       assert.strictEqual(byPath.get("only-b.txt" as RelPath.RelPath), "Delete")
+    })))
+
+  it.scoped("a remote file is present with its hash: equal content is no difference, and its side's fingerprint says remote", () =>
+    withHome(Effect.gen(function* () {
+      const { source, target, a, b, rescan } = yield* setup
+      const diff = yield* IndexDiff.IndexDiff
+      const store = yield* IndexStore.IndexStore
+      Fs.rmSync(b, { recursive: true })
+      copyTree(a, b)
+      yield* rescan
+      const marks = yield* diff.marks(source, target)
+      // The target evicts same.txt (marked, then removed), the source only-a.txt.
+      assert.strictEqual(yield* store.markRemote(target.location, ["same.txt" as RelPath.RelPath]), 1)
+      assert.strictEqual(yield* store.markRemote(source.location, ["only-a.txt" as RelPath.RelPath]), 1)
+      Fs.rmSync(Path.join(b, "same.txt"))
+      Fs.rmSync(Path.join(a, "only-a.txt"))
+      yield* rescan
+      assert.deepStrictEqual(yield* collect(diff.full(source, target)), [])
+      assert.deepStrictEqual(yield* collect(diff.since(source, target, marks)), [])
+      // A side that differs carries the flag of the other.
+      Fs.writeFileSync(Path.join(a, "same.txt"), "changed at the source")
+      yield* rescan
+      const [changed] = yield* collect(diff.full(source, target))
+      assert.strictEqual(changed!.path, "same.txt")
+      assert.strictEqual(changed!.target!.remote, true)
+      assert.strictEqual(changed!.source!.remote, undefined)
+      const all = yield* collect(diff.full(source, target, { includeEqual: true }))
+      assert.strictEqual(all.find((s) => s.path === "only-a.txt")!.source!.remote, true)
     })))
 
   it.scoped("since: nothing changed means nothing to read; a change shows exactly its paths", () =>

@@ -275,12 +275,12 @@ describe("ModeRegistry", () => {
   it.effect("holds the built-ins; a user mode registers the same way and plans like one", () =>
     Effect.gen(function* () {
       const registry = yield* ModeRegistry.ModeRegistry
-      assert.deepStrictEqual((yield* registry.list).map((m) => m.name), ["mirror", "bidirectional", "archive", "additive"])
+      assert.deepStrictEqual((yield* registry.list).map((m) => m.name), ["mirror", "bidirectional", "archive", "selective", "additive"])
       const mode = yield* registry.get("additive")
       const { world } = run(mode, new Map([["new", file("n", 1n)]]), new Map([["only-here", file("t", 1n)]]))
       assert.deepStrictEqual([...world.target.keys()].sort(), ["new", "only-here"])
       const unknown = yield* Effect.flip(registry.get("teleport"))
-      assert.strictEqual(unknown.message, "unknown sync mode 'teleport' (known: mirror, bidirectional, archive, additive)")
+      assert.strictEqual(unknown.message, "unknown sync mode 'teleport' (known: mirror, bidirectional, archive, selective, additive)")
       const duplicate = yield* Effect.flip(registry.register(Modes.mirror))
       assert.strictEqual(duplicate.reason, "Duplicate")
     }).pipe(Effect.provide(ModeRegistry.layerWith([additive]))))

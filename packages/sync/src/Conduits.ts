@@ -13,15 +13,17 @@
  */
 import { Errors, type Ids, RelPath } from "@conduit/domain"
 import { Hasher, Indexer, type IndexLive, IndexStore, LibraryDatabase, Locations } from "@conduit/index"
-import { type Fingerprint, IndexDiff, ModeRegistry, type Plan, Planner } from "@conduit/resolver"
+import { type Fingerprint, IndexDiff, ModeRegistry, Modes, Plan, Planner } from "@conduit/resolver"
+import { type CacheEntry, type CachePlan, CachePlanner, type CachePolicyError, CachePolicyRegistry } from "@conduit/selective"
 import { Migrator, SqlClient } from "@effect/sql"
 import { Chunk, Context, Effect, Either, Layer, Option, Stream } from "effect"
-import { JobRuntime, LocalFiles, VersionStore } from "@conduit/jobs"
+import { type FileOpError, JobRuntime, LocalFiles, VersionStore } from "@conduit/jobs"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { ConduitEvents, throttledProgress } from "./ConduitEvents.js"
 import { migrations } from "./internal/migrations.js"
+import * as SelectiveStore from "./SelectiveStore.js"
 import * as LocalPlanRunner from "./LocalPlanRunner.js"
 import { PeerLink } from "./PeerLink.js"
 import { SyncError } from "./SyncError.js"
@@ -44,6 +46,17 @@ export interface ConduitSettings {
    * later completed run of this conduit removes it; 0 keeps versions forever.
    */
   readonly versionRetentionDays: number
+  /**
+   * A selective conduit's budget for the local (source) side: at most this many bytes of its
+   * files local; null for no such limit.
+   */
+  readonly cacheMaxBytes: number | null
+  /** Keep at least this many bytes free on the source's volume (null: no such limit). */
+  readonly cacheMinFreeBytes: number | null
+  /** Keep at least this share (0–100) of the source's volume free (null: no such limit). */
+  readonly cacheMinFreePercent: number | null
+  /** The selective-cache policy that scores files (`@conduit/selective`'s registry). */
+  readonly cachePolicy: string
 }
 
 /** One side of a conduit. */
@@ -147,6 +160,48 @@ export interface RunResult {
   readonly durationMs: number
   /** The `FileSyncJob` that ran it (null on a dry run) and how the job ended. */
   readonly job: { readonly id: string; readonly status: JobRuntime.JobStatus } | null
+  /** A selective conduit's cache step after a verified run (null for other modes, or none). */
+  readonly cache?: CacheOutcome | null
+}
+
+/** What a selective conduit's cache step did after its verified run. */
+export interface CacheOutcome {
+  /** The local budget the policy planned for, in bytes (null: no budget, only pins and asked-for fetches). */
+  readonly limitBytes: number | null
+  readonly localBytesBefore: number
+  readonly localBytesAfter: number
+  /** Files evicted: their secondary copy verified, the local copy removed, the index row kept as `remote`. */
+  readonly evicted: ReadonlyArray<{ readonly path: string; readonly size: number; readonly reason: string }>
+  /** Files fetched back (pinned, asked for, or hot). */
+  readonly fetched: ReadonlyArray<{ readonly path: string; readonly size: number; readonly reason: string }>
+  /** Files the plan chose that could not be evicted or fetched, and why. */
+  readonly skipped: ReadonlyArray<{ readonly path: string; readonly reason: string; readonly message: string }>
+  /** The policy's warnings (pins over the budget: pins win; not enough verified copies to evict). */
+  readonly warnings: ReadonlyArray<{ readonly reason: string; readonly message: string }>
+}
+
+/** What a selective conduit's next cache step would do (`conduit cache ID`), nothing changed. */
+export interface CachePreview {
+  readonly conduit: Conduit
+  readonly limitBytes: number | null
+  readonly localBytes: number
+  readonly evict: ReadonlyArray<{ readonly path: string; readonly size: number; readonly reason: string }>
+  readonly fetch: ReadonlyArray<{ readonly path: string; readonly size: number; readonly reason: string }>
+  /** Local files without a verified copy on the secondary: never evicted until they have one. */
+  readonly unverified: ReadonlyArray<string>
+  readonly warnings: ReadonlyArray<{ readonly reason: string; readonly message: string }>
+}
+
+/** What `fetch` brought back. */
+export interface FetchResult {
+  readonly conduit: Conduit
+  readonly path: string
+  readonly size: number
+  /** Its BLAKE3 (null for a file not indexed yet). */
+  readonly hash: string | null
+  /** False when the file was local already (nothing was copied). */
+  readonly fetched: boolean
+  readonly durationMs: number
 }
 
 /** The job kind of a conduit's run in the job runtime. */
@@ -174,6 +229,7 @@ export type ConduitError =
   | Errors.PathError
   | ModeRegistry.ModeError
   | Planner.PlanGuardError
+  | FileOpError.FileOpError
 
 /** Conduits of this device. */
 export class Conduits extends Context.Tag("@conduit/sync/Conduits")<Conduits, {
@@ -203,6 +259,20 @@ export class Conduits extends Context.Tag("@conduit/sync/Conduits")<Conduits, {
   readonly run: (id: string, options?: RunOptions) => Effect.Effect<RunResult, ConduitError>
   /** Runs a `FileSyncJob` by its job id (resume of a paused or interrupted one). */
   readonly runJob: (jobId: string, options?: Pick<RunOptions, "onProgress">) => Effect.Effect<RunResult, ConduitError | JobRuntime.JobError>
+  /**
+   * Brings an evicted file of a selective conduit's source back from its secondary, verified
+   * by BLAKE3 (`conduit get`), and records the open. A file that is local already is only
+   * recorded. When the secondary cannot be reached the fetch is remembered (the next run of
+   * the conduit does it) and this fails with `SecondaryUnavailable`.
+   */
+  readonly fetch: (absolutePath: string, options?: Pick<RunOptions, "onProgress">) => Effect.Effect<FetchResult, ConduitError>
+  /**
+   * What a selective conduit's cache step would evict and fetch now, by its policy and budget,
+   * from the index (a paired secondary's as last pulled); changes nothing.
+   */
+  readonly cachePreview: (id: string) => Effect.Effect<CachePreview, ConduitError>
+  /** The selective conduit whose source (primary) holds an absolute path, if any. */
+  readonly selectiveOf: (absolutePath: string) => Effect.Effect<Option.Option<{ readonly conduit: Conduit; readonly path: RelPath.RelPath }>, ConduitError>
   /** Generations of a conduit, newest first. */
   readonly history: (id: string) => Effect.Effect<ReadonlyArray<Generation>, ConduitError>
   /** Conflicts, newest first; of one conduit or of all. */
@@ -218,7 +288,11 @@ const defaults: Omit<ConduitSettings, "mode"> = {
   bandwidthLimitMbps: null,
   conflictStrategy: "last-write-wins",
   maxDeleteRatio: 0.5,
-  versionRetentionDays: 30
+  versionRetentionDays: 30,
+  cacheMaxBytes: null,
+  cacheMinFreeBytes: null,
+  cacheMinFreePercent: null,
+  cachePolicy: "decayed-frequency"
 }
 
 interface ConduitRow {
@@ -238,6 +312,10 @@ interface ConduitRow {
   readonly conflict_strategy: string
   readonly max_delete_ratio: number
   readonly version_retention_days: number
+  readonly cache_max_bytes: number | null
+  readonly cache_min_free_bytes: number | null
+  readonly cache_min_free_percent: number | null
+  readonly cache_policy: string
   readonly last_sync_completed_at: number | null
   readonly sync_generation: number
   readonly source_mark: number | null
@@ -287,7 +365,11 @@ const settingsColumns = (settings: ConduitSettings) => ({
   bandwidth_limit_mbps: settings.bandwidthLimitMbps,
   conflict_strategy: settings.conflictStrategy,
   max_delete_ratio: settings.maxDeleteRatio,
-  version_retention_days: settings.versionRetentionDays
+  version_retention_days: settings.versionRetentionDays,
+  cache_max_bytes: settings.cacheMaxBytes,
+  cache_min_free_bytes: settings.cacheMinFreeBytes,
+  cache_min_free_percent: settings.cacheMinFreePercent,
+  cache_policy: settings.cachePolicy
 })
 
 /** A path relative to an endpoint directory, as a path of its location. */
@@ -308,6 +390,10 @@ export const toDocument = (c: Conduit) => ({
   parallelTransfers: c.parallelTransfers,
   maxDeleteRatio: c.maxDeleteRatio,
   versionRetentionDays: c.versionRetentionDays,
+  cacheMaxBytes: c.cacheMaxBytes,
+  cacheMinFreeBytes: c.cacheMinFreeBytes,
+  cacheMinFreePercent: c.cacheMinFreePercent,
+  cachePolicy: c.cachePolicy,
   useIndexRules: c.useIndexRules,
   indexModeOverride: c.indexModeOverride,
   bandwidthLimitMbps: c.bandwidthLimitMbps,
@@ -362,6 +448,8 @@ export const make: Effect.Effect<
   | IndexDiff.IndexDiff
   | ModeRegistry.ModeRegistry
   | JobRuntime.JobRuntime
+  | CachePolicyRegistry.CachePolicyRegistry
+  | SelectiveStore.SelectiveStore
 > = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const db = yield* LibraryDatabase.LibraryDatabase
@@ -371,6 +459,8 @@ export const make: Effect.Effect<
   const hasher = yield* Hasher.Hasher
   const diff = yield* IndexDiff.IndexDiff
   const registry = yield* ModeRegistry.ModeRegistry
+  const policies = yield* CachePolicyRegistry.CachePolicyRegistry
+  const selective = yield* SelectiveStore.SelectiveStore
   const jobs = yield* JobRuntime.JobRuntime
   // Provided where this process talks to peers (the daemon): conduits with a peer's endpoint.
   const peerLink = yield* Effect.serviceOption(PeerLink)
@@ -460,6 +550,10 @@ export const make: Effect.Effect<
         conflictStrategy: "last-write-wins",
         maxDeleteRatio: row.max_delete_ratio,
         versionRetentionDays: row.version_retention_days,
+        cacheMaxBytes: row.cache_max_bytes,
+        cacheMinFreeBytes: row.cache_min_free_bytes,
+        cacheMinFreePercent: row.cache_min_free_percent,
+        cachePolicy: row.cache_policy,
         lastSyncCompletedAt: row.last_sync_completed_at === null ? null : new Date(row.last_sync_completed_at),
         syncGeneration: row.sync_generation,
         createdAt: new Date(row.created_at),
@@ -498,6 +592,19 @@ export const make: Effect.Effect<
   const validate = (settings: Partial<ConduitSettings>) =>
     Effect.gen(function* () {
       if (settings.mode !== undefined) yield* registry.get(settings.mode)
+      if (settings.cachePolicy !== undefined) {
+        yield* Effect.mapError(policies.get(settings.cachePolicy), () => new SyncError({ reason: "UnknownPolicy", path: settings.cachePolicy! }))
+      }
+      const bytes = (name: string, value: number | null | undefined) =>
+        value === undefined || value === null || (Number.isSafeInteger(value) && value >= 0)
+          ? Effect.void
+          : Effect.fail(new SyncError({ reason: "InvalidBudget", path: `${name} must be a whole number of bytes, 0 or more (got ${value})` }))
+      yield* bytes("the local size limit", settings.cacheMaxBytes)
+      yield* bytes("the free space to keep", settings.cacheMinFreeBytes)
+      const percent = settings.cacheMinFreePercent
+      if (percent !== undefined && percent !== null && !(Number.isFinite(percent) && percent >= 0 && percent <= 100)) {
+        yield* new SyncError({ reason: "InvalidBudget", path: `the share of the volume to keep free is 0 to 100 % (got ${percent})` })
+      }
     })
 
   const findPair = (source: { location: Locations.Location; dir: string }, target: { location: Locations.Location; dir: string }) =>
@@ -585,6 +692,9 @@ export const make: Effect.Effect<
   const create = Effect.fn("Conduits.create")(function* (sourceInput: EndpointInput, targetInput: EndpointInput, settings: Partial<ConduitSettings> & { readonly mode: string }) {
     yield* validate(settings)
     const { source, target } = yield* endpoints(sourceInput, targetInput)
+    if (settings.mode === Modes.selective.name && typeof sourceInput !== "string") {
+      return yield* new SyncError({ reason: "SelectiveSourceRemote", path: `${sourceInput.peer}:${sourceInput.path}` })
+    }
     const existing = yield* findPair(source, target)
     if (existing.length > 0) return yield* new SyncError({ reason: "Duplicate", path: existing[0]!.uuid })
     return yield* insert(source, target, { ...defaults, ...settings })
@@ -899,6 +1009,10 @@ export const make: Effect.Effect<
         }
       })))
       const rows = yield* lib(sql<GenerationRow>`SELECT * FROM sync_generations WHERE conduit_id = ${conduit.rowId} AND generation = ${generation}`)
+      // Selective: with the secondary now a verified copy, the source keeps only its hot set.
+      const cache = verified && mode.name === Modes.selective.name && source.peer === null
+        ? yield* cacheStep(conduit, token, options.onProgress)
+        : null
       return {
         conduit: yield* get(conduit.id),
         generation: toGeneration(rows[0]!),
@@ -908,7 +1022,8 @@ export const make: Effect.Effect<
         remaining: after.operations.length,
         refusal: null,
         durationMs: Math.round(performance.now() - started),
-        job: null
+        job: null,
+        cache
       } satisfies RunResult
     })
 
@@ -934,13 +1049,273 @@ export const make: Effect.Effect<
         for (let i = 0; i < hashes.length; i += 500) {
           const rows = yield* lib(sql<{ hash: string; path: string; disk_path: string | null }>`
             SELECT hash, path, disk_path FROM entries
-            WHERE +location_id = ${endpoint.location.rowId} AND tombstone = 0 AND kind = 0 -- "+": by the hash index, not every entry of the location
+            WHERE +location_id = ${endpoint.location.rowId} AND tombstone = 0 AND kind = 0 AND remote = 0 -- "+": by the hash index, not every entry of the location
               AND hash IN (SELECT value FROM json_each(${JSON.stringify(hashes.slice(i, i + 500))}))`)
           for (const r of rows) if (!found.has(r.hash)) found.set(r.hash, Path.join(endpoint.location.root, r.disk_path ?? r.path))
         }
       }
       return (hash: string) => found.get(hash)
     })
+
+  // -- selective ----------------------------------------------------------------------------
+
+  interface CacheRow {
+    readonly path: string
+    readonly size: number
+    readonly mtime_s: number
+    readonly mtime_ns: number
+    readonly mode: number | null
+    readonly hash: string | null
+    readonly remote: number
+  }
+
+  /** The live files of an endpoint's directory, by path relative to it. */
+  const filesOf = (at: ConduitEndpoint) =>
+    Effect.map(
+      lib(sql<CacheRow>`SELECT path, size, mtime_s, mtime_ns, mode, hash, remote FROM entries
+        WHERE location_id = ${at.location.rowId} AND tombstone = 0 AND kind = 0
+        ${at.dir === "" ? sql`` : sql`AND path >= ${`${at.dir}/`} AND path < ${`${at.dir}0`}`}`),
+      (rows) => new Map(rows.map((r) => [at.dir === "" ? r.path : r.path.slice(at.dir.length + 1), r] as const))
+    )
+
+  const fingerprintOf = (r: CacheRow): Fingerprint.Fingerprint => ({
+    kind: 0,
+    hash: r.hash,
+    size: r.size,
+    mtimeNs: BigInt(r.mtime_s) * 1_000_000_000n + BigInt(r.mtime_ns),
+    mode: r.mode,
+    linkTarget: null,
+    remote: r.remote === 1
+  })
+
+  /** `statfs` of a directory's volume. */
+  const volumeOf = (path: string) =>
+    Effect.try({
+      try: () => {
+        const st = Fs.statfsSync(path)
+        return { totalBytes: st.blocks * st.bsize, freeBytes: st.bavail * st.bsize }
+      },
+      catch: () => new Errors.LocationError({ reason: "RootMissing", path })
+    })
+
+  /**
+   * What a selective conduit's cache step is to do: the source's files scored with the
+   * conduit's policy and planned against its budget (`@conduit/selective`), as operations of
+   * a plan — an eviction is an archive-style delete verified on the target, a fetch a copy back.
+   */
+  const planCache = (conduit: Conduit) =>
+    Effect.gen(function* () {
+      const { source, target } = conduit
+      const policy = yield* Effect.mapError(policies.get(conduit.cachePolicy), () => new SyncError({ reason: "UnknownPolicy", path: conduit.cachePolicy }))
+      const primary = yield* filesOf(source)
+      const secondary = yield* filesOf(target)
+      const access = yield* selective.accessOf(source.location)
+      const pins = yield* selective.pins(source.location)
+      const requests = yield* selective.fetchRequests(source.location)
+      const requested = new Set(requests.map((r) => r.path as string))
+      const now = Date.now()
+      const entries: Array<CacheEntry.CacheEntry> = []
+      for (const [rel, row] of primary) {
+        const locationPath = under(source.dir, rel as RelPath.RelPath)
+        let stats = access.get(locationPath)
+        if (row.remote === 0) {
+          // atime, where the file system keeps it (relatime: at most daily), counts as an open.
+          const st = yield* Effect.option(Effect.try(() => Fs.statSync(Path.join(source.location.root, locationPath))))
+          if (Option.isSome(st) && st.value.atimeMs > st.value.mtimeMs + 1000 && st.value.atimeMs > (stats?.lastAccessMs ?? 0) + 1000) {
+            stats = yield* selective.recordAccess(source.location, locationPath, Math.floor(st.value.atimeMs))
+          }
+        }
+        const copy = secondary.get(rel)
+        entries.push({
+          key: rel,
+          size: row.size,
+          local: row.remote === 0,
+          // Asked-for fetches are served like pins: fetched whatever the budget.
+          pinned: SelectiveStore.isPinned(pins, locationPath) || requested.has(locationPath),
+          verifiedCopy: copy !== undefined && copy.remote === 0 && copy.hash !== null && copy.hash === row.hash && copy.size === row.size,
+          stats: stats ?? { accessCount: 0, lastAccessMs: null, heat: 0, heatAtMs: now }
+        })
+      }
+      const budgeted = conduit.cacheMaxBytes !== null || conduit.cacheMinFreeBytes !== null || conduit.cacheMinFreePercent !== null
+      const volume = yield* volumeOf(source.path)
+      const planned = CachePlanner.plan(policy, {
+        entries,
+        // No budget: nothing is evicted (the limit is the whole volume); pins and asked-for fetches still come back.
+        budget: budgeted
+          ? {
+            ...(conduit.cacheMaxBytes === null ? {} : { maxBytes: conduit.cacheMaxBytes }),
+            ...(conduit.cacheMinFreeBytes === null ? {} : { minFreeBytes: conduit.cacheMinFreeBytes }),
+            ...(conduit.cacheMinFreePercent === null ? {} : { minFreePercent: conduit.cacheMinFreePercent })
+          }
+          : {},
+        volume,
+        nowMs: now
+      })
+      if (Either.isLeft(planned)) return yield* new SyncError({ reason: "InvalidBudget", path: planned.left.message })
+      const cachePlan: CachePlan.CachePlan = planned.right
+      // Without a budget only pinned and asked-for files are fetched (no speculative prefetch).
+      const prefetch = budgeted ? cachePlan.prefetch : cachePlan.prefetch.filter((p) => p.reason === "Pinned")
+      const operations: Array<Plan.Operation> = [
+        ...prefetch.flatMap((p): ReadonlyArray<Plan.Operation> => {
+          const copy = secondary.get(p.key)
+          return copy === undefined ? [] : [{ _tag: "Copy", from: "target", to: "source", path: p.key as RelPath.RelPath, entry: fingerprintOf(copy), replaces: null }]
+        }),
+        ...(budgeted ? cachePlan.evict : []).map((e): Plan.Operation => ({
+          _tag: "Delete",
+          side: "source",
+          path: e.key as RelPath.RelPath,
+          entry: fingerprintOf(primary.get(e.key)!),
+          verifiedOn: "target"
+        }))
+      ]
+      const warnings = cachePlan.warnings.map((w) => ({
+        reason: w.reason,
+        message: w.reason === "PinnedOverBudget"
+          ? `the pinned files (${w.files} files, ${w.filesBytes} bytes) do not fit in the budget of ${cachePlan.limitBytes} bytes: pins win, the budget is exceeded by ${w.bytes} bytes`
+          : w.reason === "UnverifiedOverBudget"
+          ? `${w.bytes} bytes over the budget: ${w.files} files (${w.filesBytes} bytes) have no verified copy on the secondary, so they stay local`
+          : `${w.files} pinned files (${w.filesBytes} bytes) could not be fetched within the budget`
+      }))
+      const unverified = entries.filter((e) => e.local && !e.verifiedCopy).map((e) => e.key).sort()
+      return { cachePlan, operations, prefetch, budgeted, warnings, unverified, primary }
+    })
+
+  const cachePreview = (id: string) =>
+    Effect.gen(function* () {
+      const conduit = yield* get(id)
+      if (conduit.mode !== Modes.selective.name || conduit.source.peer !== null) return yield* new SyncError({ reason: "NotSelective", path: conduit.id })
+      const { cachePlan, prefetch, budgeted, warnings, unverified } = yield* planCache(conduit)
+      return {
+        conduit,
+        limitBytes: budgeted ? cachePlan.limitBytes : null,
+        localBytes: cachePlan.localBytesBefore,
+        evict: budgeted ? cachePlan.evict.map((e) => ({ path: e.key, size: e.size, reason: e.reason })) : [],
+        fetch: prefetch.map((p) => ({ path: p.key, size: p.size, reason: p.reason })),
+        unverified,
+        warnings
+      } satisfies CachePreview
+    }).pipe(Effect.withSpan("Conduits.cachePreview"))
+
+  /**
+   * A selective conduit's cache step: its plan (`planCache`) run through the same runner as a
+   * sync — before an eviction the secondary's copy and the local file are both re-read and
+   * checked against the index — and the evicted files' rows kept as `remote`.
+   */
+  const cacheStep = (conduit: Conduit, token: string, onProgress?: RunOptions["onProgress"]) =>
+    Effect.gen(function* () {
+      const { source, target } = conduit
+      const { cachePlan, operations, prefetch, budgeted, warnings } = yield* planCache(conduit)
+      for (const w of warnings) yield* Effect.logWarning(`conduit ${conduit.id}: ${w.message}`)
+      const outcome = (report: LocalPlanRunner.RunReport | null): CacheOutcome => {
+        const failed = new Map((report?.skipped ?? []).map((k) => [k.operation, k.error] as const))
+        const done = operations.filter((op) => !failed.has(op))
+        const reasonOf = new Map([...cachePlan.evict, ...prefetch].map((x) => [x.key, x.reason] as const))
+        const evicted = done.filter((op): op is Plan.Delete => op._tag === "Delete")
+        const fetched = done.filter((op): op is Plan.Copy => op._tag === "Copy")
+        const evictedBytes = evicted.reduce((n, op) => n + op.entry.size, 0)
+        const fetchedBytes = fetched.reduce((n, op) => n + op.entry.size, 0)
+        return {
+          limitBytes: budgeted ? cachePlan.limitBytes : null,
+          localBytesBefore: cachePlan.localBytesBefore,
+          localBytesAfter: cachePlan.localBytesBefore - evictedBytes + fetchedBytes,
+          evicted: evicted.map((op) => ({ path: op.path, size: op.entry.size, reason: String(reasonOf.get(op.path) ?? "") })),
+          fetched: fetched.map((op) => ({ path: op.path, size: op.entry.size, reason: String(reasonOf.get(op.path) ?? "") })),
+          skipped: [...failed].map(([op, error]) => ({ path: "path" in op ? op.path : op.to, reason: error.reason, message: error.message })),
+          warnings
+        }
+      }
+      if (operations.length === 0) return outcome(null)
+      const plan: Plan.Plan = { mode: Modes.selective.name, operations, conflicts: [], summary: Plan.summarize(operations, []) }
+      // Marked before they go: a scan (the daemon's watcher) between the removal and the mark
+      // would take an evicted file for a deletion. One that is not evicted in the end is marked back.
+      const evictions = operations.filter((op): op is Plan.Delete => op._tag === "Delete").map((op) => under(source.dir, op.path))
+      yield* store.markRemote(source.location, evictions)
+      const report = yield* LocalPlanRunner.run(
+        plan,
+        { source: yield* runnerEndpoint(source, conduit.bandwidthLimitMbps), target: yield* runnerEndpoint(target, conduit.bandwidthLimitMbps) },
+        { parallel: conduit.parallelTransfers, token, ...(onProgress === undefined ? {} : { onProgress }) }
+      ).pipe(Effect.provideService(Hasher.Hasher, hasher))
+      const result = outcome(report)
+      const kept = new Set(result.evicted.map((e) => under(source.dir, e.path as RelPath.RelPath) as string))
+      yield* store.markLocal(source.location, evictions.filter((p) => !kept.has(p)))
+      yield* reindexTouched(conduit, plan, report)
+      // A fetched file may reuse the evicted one's inode, size and time: the scan would not see it change.
+      yield* store.markLocal(source.location, result.fetched.map((f) => under(source.dir, f.path as RelPath.RelPath)))
+      yield* selective.clearFetches(source.location, result.fetched.map((f) => under(source.dir, f.path as RelPath.RelPath)))
+      yield* Effect.logInfo(`conduit ${conduit.id}: cache step evicted ${result.evicted.length} files, fetched ${result.fetched.length} (local ${result.localBytesAfter} of ${result.limitBytes ?? "no limit"} bytes)`)
+      return result
+    }).pipe(Effect.withSpan("Conduits.cacheStep", { attributes: { conduit: conduit.id } }))
+
+  const selectiveOf = (absolutePath: string) =>
+    Effect.gen(function* () {
+      const absolute = Path.resolve(absolutePath)
+      for (const conduit of yield* list) {
+        if (conduit.mode !== Modes.selective.name || conduit.source.peer !== null) continue
+        if (!within(absolute, conduit.source.path)) continue
+        const rel = absolute === conduit.source.path ? "" : Path.relative(conduit.source.path, absolute).split(Path.sep).join("/")
+        const parsed = RelPath.parse(rel)
+        if (Either.isRight(parsed)) return Option.some({ conduit, path: parsed.right })
+      }
+      return Option.none()
+    })
+
+  const fetch = (absolutePath: string, options: Pick<RunOptions, "onProgress"> = {}) =>
+    Effect.gen(function* () {
+      const started = performance.now()
+      const found = yield* selectiveOf(absolutePath)
+      if (Option.isNone(found)) return yield* new SyncError({ reason: "NotSelective", path: absolutePath })
+      const { conduit, path } = found.value
+      const { source, target } = conduit
+      const locationPath = under(source.dir, path)
+      const rows = yield* lib(sql<CacheRow>`SELECT path, size, mtime_s, mtime_ns, mode, hash, remote FROM entries
+        WHERE location_id = ${source.location.rowId} AND path = ${locationPath} AND tombstone = 0 AND kind = 0`)
+      const row = rows[0]
+      if (row === undefined) {
+        // A file not indexed yet (new since the last scan) is local: only the open is recorded.
+        const st = yield* Effect.option(Effect.try(() => Fs.statSync(Path.resolve(absolutePath))))
+        if (Option.isNone(st) || !st.value.isFile()) return yield* new SyncError({ reason: "NotAFile", path: absolutePath })
+        yield* selective.recordAccess(source.location, locationPath)
+        return { conduit, path: Path.resolve(absolutePath), size: st.value.size, hash: null, fetched: false, durationMs: Math.round(performance.now() - started) } satisfies FetchResult
+      }
+      yield* selective.recordAccess(source.location, locationPath)
+      if (row.remote === 0) {
+        return { conduit, path: absolutePath, size: row.size, hash: row.hash, fetched: false, durationMs: Math.round(performance.now() - started) } satisfies FetchResult
+      }
+      // The secondary's index first (a paired device's is pulled): its copy must be there, with the same content.
+      const unavailable = (why: string) =>
+        Effect.logWarning(`fetch of ${absolutePath} from the secondary failed (${why}); the conduit's next run tries again`).pipe(
+          Effect.zipRight(selective.requestFetch(source.location, locationPath, why)),
+          Effect.zipRight(Effect.fail(new SyncError({ reason: "SecondaryUnavailable", path: absolutePath })))
+        )
+      if (target.peer !== null) {
+        const link = yield* Effect.catchAll(linkOf(target), (e) => unavailable(e.message))
+        const synced = yield* Effect.either(link.refresh(target.peer.peerId!, target.location.id))
+        if (Either.isLeft(synced)) return yield* unavailable(synced.left.message)
+      } else if (!Fs.existsSync(target.path)) {
+        return yield* unavailable(`${target.path} is missing (unmounted?)`)
+      }
+      const copies = yield* filesOf(target)
+      const copy = copies.get(path)
+      if (copy === undefined || copy.remote === 1 || copy.hash !== row.hash) return yield* new SyncError({ reason: "SecondaryMissing", path: absolutePath })
+      const operations: Array<Plan.Operation> = [{ _tag: "Copy", from: "target", to: "source", path, entry: fingerprintOf(copy), replaces: null }]
+      const plan: Plan.Plan = { mode: Modes.selective.name, operations, conflicts: [], summary: Plan.summarize(operations, []) }
+      const targetEndpoint = yield* Effect.catchAll(runnerEndpoint(target, conduit.bandwidthLimitMbps), (e) => unavailable(e.message))
+      const report = yield* LocalPlanRunner.run(
+        plan,
+        { source: yield* runnerEndpoint(source), target: targetEndpoint },
+        { parallel: 1, token: Crypto.randomBytes(4).toString("hex"), ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) }
+      ).pipe(Effect.provideService(Hasher.Hasher, hasher))
+      if (report.skipped.length > 0) {
+        const error = report.skipped[0]!.error
+        // A secondary that went away mid-copy is retried by the next run; anything else is this fetch's failure.
+        if (target.peer !== null && error.reason === "Io") return yield* unavailable(error.message)
+        return yield* Effect.fail(error)
+      }
+      yield* reindexTouched(conduit, plan, report)
+      yield* store.markLocal(source.location, [locationPath])
+      yield* selective.clearFetches(source.location, [locationPath])
+      return { conduit, path: absolutePath, size: copy.size, hash: copy.hash, fetched: true, durationMs: Math.round(performance.now() - started) } satisfies FetchResult
+    }).pipe(Effect.withSpan("Conduits.fetch"))
 
   /** In-process callers of the jobs this process runs: their options in, their result out. */
   const calls = new Map<string, { readonly options: RunOptions; result?: RunResult; error?: ConduitError }>()
@@ -1109,11 +1484,16 @@ export const make: Effect.Effect<
       }))
     })
 
-  return Conduits.of({ create, ensure, list, get, update, remove, run, runJob, history, conflicts })
+  return Conduits.of({ create, ensure, list, get, update, remove, run, runJob, fetch, cachePreview, selectiveOf, history, conflicts })
 })
 
 /** The service with the built-in modes and the job runtime it runs in, on the index services. */
-export const layer: Layer.Layer<Conduits | JobRuntime.JobRuntime, Errors.LibraryError | ModeRegistry.ModeError, IndexLive.IndexServices> = Layer.effect(
-  Conduits,
-  make
-).pipe(Layer.provide(Layer.mergeAll(IndexDiff.layer, ModeRegistry.layer)), Layer.provideMerge(JobRuntime.layer))
+export const layer: Layer.Layer<
+  Conduits | JobRuntime.JobRuntime | SelectiveStore.SelectiveStore,
+  Errors.LibraryError | ModeRegistry.ModeError | CachePolicyError.CachePolicyError,
+  IndexLive.IndexServices
+> = Layer.effect(Conduits, make).pipe(
+  Layer.provide(Layer.mergeAll(IndexDiff.layer, ModeRegistry.layer, CachePolicyRegistry.layer)),
+  Layer.provideMerge(SelectiveStore.layer),
+  Layer.provideMerge(JobRuntime.layer)
+)

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import type { Errors } from "@conduit/domain"
+import type { CachePolicyError } from "@conduit/selective"
 import { type IndexLive, Locations } from "@conduit/index"
 import type { ModeRegistry, Plan, Planner } from "@conduit/resolver"
 import { Context, Effect, Layer } from "effect"
@@ -119,7 +120,7 @@ export const make: Effect.Effect<DirectorySync["Type"], never, Conduits.Conduits
 })
 
 /** The service with the built-in modes, on the index services. */
-export const layer: Layer.Layer<DirectorySync, Errors.LibraryError | ModeRegistry.ModeError, IndexLive.IndexServices> = Layer.effect(
+export const layer: Layer.Layer<DirectorySync, Errors.LibraryError | ModeRegistry.ModeError | CachePolicyError.CachePolicyError, IndexLive.IndexServices> = Layer.effect(
   DirectorySync,
   make
 ).pipe(Layer.provide(Conduits.layer))

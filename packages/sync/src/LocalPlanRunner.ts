@@ -299,23 +299,27 @@ export const run = (
     type Archived = Plan.Delete & { readonly verifiedOn: Plan.Side }
     const archiveDeletes = (at: Endpoint, part: ReadonlyArray<Archived>) =>
       Effect.gen(function* () {
-        // Re-read the other side's copy; remove the source only if it verifies.
+        // Re-read the other side's copy, and the file itself (a write since it was indexed would
+        // be lost with it); remove the file only if both are the bytes the plan was made for.
         const verified = yield* Effect.filter(part, (op) =>
           Effect.gen(function* () {
+            const expected = { kind: op.entry.kind, hash: op.entry.hash, size: op.entry.size, linkTarget: op.entry.linkTarget }
             const copy = side(op.verifiedOn)
-            const ok = yield* routeOf(copy).verify(copy.root, locationPath(copy, op.path), {
-              kind: op.entry.kind,
-              hash: op.entry.hash,
-              size: op.entry.size,
-              linkTarget: op.entry.linkTarget
-            })
-            if (!ok) {
+            if (!(yield* routeOf(copy).verify(copy.root, locationPath(copy, op.path), expected))) {
               skipped.push({
                 operation: op,
                 error: new FileOpError.FileOpError({ reason: "VerifyFailed", path: Path.join(copy.root, locationPath(copy, op.path)) })
               })
+              return false
             }
-            return ok
+            if (!(yield* routeOf(at).verify(at.root, locationPath(at, op.path), expected))) {
+              skipped.push({
+                operation: op,
+                error: new FileOpError.FileOpError({ reason: "SourceChanged", path: Path.join(at.root, locationPath(at, op.path)) })
+              })
+              return false
+            }
+            return true
           }), { concurrency: Math.max(...part.map((op) => concurrencyOf(side(op.verifiedOn)))) })
         const results = yield* runAll(at, verified.map((op) => FileRoute.RouteOp.Unlink({ path: locationPath(at, op.path) })), false)
         yield* Effect.forEach(verified, (op, i) => record(op, results[i]!, tally("deleted")), { discard: true })

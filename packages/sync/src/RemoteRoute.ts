@@ -192,7 +192,7 @@ export const receiverPolicy: Effect.Effect<
         // `+e.location_id`: look the hash up in its index; by location SQLite would read every entry of it.
         const rows = yield* sql<{ path: string; disk_path: string | null }>`SELECT e.path, e.disk_path FROM entries e
           JOIN locations l ON l.id = +e.location_id
-          WHERE l.uuid = ${offer.location} AND e.hash = ${hash} AND e.tombstone = 0 AND e.kind = 0 LIMIT 1`
+          WHERE l.uuid = ${offer.location} AND e.hash = ${hash} AND e.tombstone = 0 AND e.kind = 0 AND e.remote = 0 LIMIT 1`
         return rows.length === 0 ? null : Path.join(root, rows[0]!.disk_path ?? rows[0]!.path)
       }).pipe(Effect.orElseSucceed(() => null)),
     haveAll: (offers) =>
@@ -206,7 +206,7 @@ export const receiverPolicy: Effect.Effect<
           // One query per bundle, by the hash index (`+e.location_id`, as in `have`).
           const rows = yield* sql<{ hash: string; path: string; disk_path: string | null }>`SELECT e.hash, e.path, e.disk_path FROM entries e
             JOIN locations l ON l.id = +e.location_id
-            WHERE l.uuid = ${location} AND e.tombstone = 0 AND e.kind = 0
+            WHERE l.uuid = ${location} AND e.tombstone = 0 AND e.kind = 0 AND e.remote = 0 -- an evicted file's bytes are not here
               AND e.hash IN (SELECT value FROM json_each(${JSON.stringify(hashes)}))`
           for (const row of rows) if (!found.has(row.hash)) found.set(row.hash, Path.join(root, row.disk_path ?? row.path))
         }

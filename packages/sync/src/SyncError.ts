@@ -7,7 +7,7 @@ import { Schema } from "effect"
 
 /** A sync that cannot run, or that ran but did not verify. */
 export class SyncError extends Schema.TaggedError<SyncError>()("SyncError", {
-  reason: Schema.Literal("SamePath", "Nested", "NotVerified", "NotFound", "Duplicate", "Disabled", "Busy", "JobFailed", "UnknownPeer", "PeerPathUnknown", "BothRemote", "PeerUnavailable", "PeerUnreachable", "PeerBehind"),
+  reason: Schema.Literal("SamePath", "Nested", "NotVerified", "NotFound", "Duplicate", "Disabled", "Busy", "JobFailed", "UnknownPeer", "PeerPathUnknown", "BothRemote", "PeerUnavailable", "PeerUnreachable", "PeerBehind", "NotSelective", "NotAFile", "SecondaryUnavailable", "SecondaryMissing", "SelectiveSourceRemote", "InvalidBudget", "UnknownPolicy"),
   path: Schema.String
 }) {
   override get message(): string {
@@ -40,6 +40,20 @@ export class SyncError extends Schema.TaggedError<SyncError>()("SyncError", {
         return `could not reach device ${this.path}`
       case "PeerBehind":
         return `this library's copy of device '${this.path}''s index is not complete yet; the run waits for library sync`
+      case "NotSelective":
+        return `'${this.path}' is in no selective conduit's source (create one with --mode selective)`
+      case "NotAFile":
+        return `'${this.path}' is no file of the index (get fetches files; pin a directory to keep its files local)`
+      case "SecondaryUnavailable":
+        return `the secondary of '${this.path}' cannot be reached now; the file will be fetched by the conduit's next run once it is back`
+      case "SecondaryMissing":
+        return `the secondary has no verified copy of '${this.path}' any more; it cannot be fetched (see 'conduit risk')`
+      case "SelectiveSourceRemote":
+        return `a selective conduit's source is the device that keeps a hot set: it must be on this device ('${this.path}')`
+      case "InvalidBudget":
+        return `invalid cache budget: ${this.path}`
+      case "UnknownPolicy":
+        return `unknown cache policy '${this.path}' (known: decayed-frequency, lru, lfu)`
     }
   }
 }

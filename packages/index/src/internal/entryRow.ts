@@ -20,6 +20,7 @@ export interface EntryRow {
   readonly seq: number
   readonly tombstone: number
   readonly moved_from: string | null
+  readonly remote: number
 }
 
 /** Builds the domain entry; rows come from our own database, so validation is skipped. */
@@ -39,5 +40,6 @@ export const toEntry = (row: EntryRow, location: Ids.LocationId): Entry.Entry =>
     linkTarget: row.link_target,
     seq: row.seq as Ids.Sequence,
     tombstone: row.tombstone === 1,
+    remote: row.remote === 1,
     movedFrom: row.moved_from as RelPath.RelPath | null
   }, true)

@@ -77,5 +77,13 @@ export const migrations = {
       digest TEXT NOT NULL,
       PRIMARY KEY (location_id, path)
     ) WITHOUT ROWID`
+  }),
+  "0003_entries_remote": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    // remote = 1: the bytes of this file are not on its device's disk (selective mode evicted
+    // them to a secondary after a verified copy existed there). The row keeps kind, size,
+    // mtime and hash, so the file stays visible; a scan does not tombstone it for being
+    // absent. Only live files (kind 0, tombstone 0) are ever remote. Existing rows are local.
+    yield* sql`ALTER TABLE entries ADD COLUMN remote INTEGER NOT NULL DEFAULT 0`
   })
 }

@@ -39,6 +39,7 @@ interface ChangeRow {
   readonly seq: number
   readonly tombstone: number
   readonly moved_from: string | null
+  readonly remote: number
 }
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g
@@ -87,7 +88,8 @@ const toWire = (row: ChangeRow, location: Protocol.LocationUuid): Protocol.WireE
     linkTarget: row.link_target,
     seq: row.seq,
     tombstone: row.tombstone !== 0,
-    movedFrom: row.moved_from
+    movedFrom: row.moved_from,
+    remote: row.remote !== 0
   }
   return isWireEntry(entry) ? entry : null
 }
@@ -131,7 +133,7 @@ export const batches = (
 
   const refill = (cursor: Cursor) =>
     Effect.map(
-      sql<ChangeRow>`SELECT path, kind, size, mtime_s, mtime_ns, mode, hash, hash_state, link_target, seq, tombstone, moved_from
+      sql<ChangeRow>`SELECT path, kind, size, mtime_s, mtime_ns, mode, hash, hash_state, link_target, seq, tombstone, moved_from, remote
         FROM entries WHERE location_id = ${cursor.location.rowId} AND seq > ${cursor.after} AND seq <= ${head}
         ORDER BY seq LIMIT ${batchRows}`,
       (rows) => {

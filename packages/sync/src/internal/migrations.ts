@@ -100,5 +100,39 @@ export const migrations = {
     const sql = yield* SqlClient.SqlClient
     // Days the versions a run keeps are kept before a later completed run prunes them (0: forever).
     yield* sql`ALTER TABLE sync_conduits ADD COLUMN version_retention_days INTEGER NOT NULL DEFAULT 30`
+  }),
+  "0006_selective": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    // A selective conduit's local budget (any of the three; none: no eviction) and its policy.
+    yield* sql`ALTER TABLE sync_conduits ADD COLUMN cache_max_bytes INTEGER`
+    yield* sql`ALTER TABLE sync_conduits ADD COLUMN cache_min_free_bytes INTEGER`
+    yield* sql`ALTER TABLE sync_conduits ADD COLUMN cache_min_free_percent REAL`
+    yield* sql`ALTER TABLE sync_conduits ADD COLUMN cache_policy TEXT NOT NULL DEFAULT 'decayed-frequency'`
+    // Opens of a file of this device (conduit open / get / the API, and atimes seen), as the
+    // selective policy scores them: a count, the last one and a decayed-frequency heat.
+    yield* sql`CREATE TABLE selective_access (
+      location_id INTEGER NOT NULL REFERENCES locations(id) ON DELETE CASCADE,
+      path TEXT NOT NULL,
+      access_count INTEGER NOT NULL,
+      last_access_ms INTEGER,
+      heat REAL NOT NULL,
+      heat_at_ms INTEGER NOT NULL,
+      PRIMARY KEY (location_id, path)
+    ) WITHOUT ROWID`
+    // Pinned paths: a file, or a directory whose whole subtree stays local ('' is the root).
+    yield* sql`CREATE TABLE selective_pins (
+      location_id INTEGER NOT NULL REFERENCES locations(id) ON DELETE CASCADE,
+      path TEXT NOT NULL,
+      pinned_at INTEGER NOT NULL,
+      PRIMARY KEY (location_id, path)
+    ) WITHOUT ROWID`
+    // Fetches asked for while the secondary could not serve them: the next run does them.
+    yield* sql`CREATE TABLE selective_fetches (
+      location_id INTEGER NOT NULL REFERENCES locations(id) ON DELETE CASCADE,
+      path TEXT NOT NULL,
+      requested_at INTEGER NOT NULL,
+      last_error TEXT,
+      PRIMARY KEY (location_id, path)
+    ) WITHOUT ROWID`
   })
 }
