@@ -136,8 +136,8 @@ describe("conduit conduit, run, plan, history, conflicts, versions, restore", ()
     assert.lengthOf(listed, 1)
     const full: string = listed[0].id
     assert.deepStrictEqual(Object.keys(listed[0]), [
-      "id", "source", "target", "mode", "enabled", "schedule", "parallelTransfers", "maxDeleteRatio", "versionRetentionDays", "useIndexRules",
-      "indexModeOverride", "bandwidthLimitMbps", "conflictStrategy", "generation", "lastSyncCompletedAt", "createdAt", "updatedAt"
+      "id", "source", "target", "mode", "enabled", "schedule", "parallelTransfers", "maxDeleteRatio", "versionRetentionDays",
+      "cacheMaxBytes", "cacheMinFreeBytes", "cacheMinFreePercent", "cachePolicy", "useIndexRules", "indexModeOverride", "bandwidthLimitMbps", "conflictStrategy", "generation", "lastSyncCompletedAt", "createdAt", "updatedAt"
     ])
     assert.deepStrictEqual(listed[0].source, { path: src, root: src, dir: "", location: listed[0].source.location })
     assert.deepStrictEqual(listed[0].target, { path: dst, root: dst, dir: "", location: listed[0].target.location })

@@ -122,6 +122,7 @@ describe("conduitd conduits", () => {
     const doc = listed.conduits[0]!
     assert.deepStrictEqual(Object.keys(doc), [
       "id", "source", "target", "mode", "enabled", "schedule", "parallelTransfers", "maxDeleteRatio", "versionRetentionDays",
+      "cacheMaxBytes", "cacheMinFreeBytes", "cacheMinFreePercent", "cachePolicy",
       "useIndexRules", "indexModeOverride", "bandwidthLimitMbps", "conflictStrategy", "generation", "lastSyncCompletedAt", "createdAt", "updatedAt"
     ])
     assert.include(doc, { mode: "mirror", enabled: true, schedule: "manual", parallelTransfers: 4, maxDeleteRatio: 0.5, versionRetentionDays: 30, bandwidthLimitMbps: null, conflictStrategy: "last-write-wins", generation: 0 })

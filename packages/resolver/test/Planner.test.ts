@@ -193,6 +193,39 @@ describe("bidirectional", () => {
   })
 })
 
+describe("selective", () => {
+  /** A tree whose files are each evicted (remote) or not, as a selective primary's index has them. */
+  const primaryArb = fc.tuple(treeArb, fc.array(fc.boolean(), { minLength: 12, maxLength: 12 })).map(([tree, flags]) => {
+    let i = 0
+    return new Map([...tree].map(([path, fp]) => [path, fp.kind === 0 && flags[i++ % flags.length]! ? { ...fp, remote: true } : fp] as const))
+  })
+
+  it.prop("mirrors the primary's local files; an evicted file is never copied from, never deleted on the secondary, and never planned for", [primaryArb, treeArb], ([source, target]) => {
+    const plan = Planner.plan(Modes.selective, statesOf(source, target, new Map()))
+    const remote = new Set([...source].filter(([, fp]) => fp.remote === true).map(([path]) => path))
+    for (const op of plan.operations) {
+      if (op._tag === "Copy") assert.isFalse(remote.has(op.path), `copied from evicted ${op.path}`)
+      if (op._tag === "Delete") assert.isFalse(remote.has(op.path), `deleted ${op.path}, whose only bytes may be that copy`)
+      if (op._tag === "Delete") assert.strictEqual(op.side, "target", "the primary is never written to")
+      if (op._tag === "Copy") assert.strictEqual(op.to, "target")
+    }
+    // Local files end up on the secondary exactly as mirror would put them.
+    const local = new Map([...source].filter(([path]) => !remote.has(path)))
+    const { world } = run(Modes.selective, source, target)
+    for (const [path, fp] of local) assert.isTrue(Fingerprint.same(fp, world.target.get(path) ?? null), path)
+  }, { fastCheck: params })
+
+  it("an evicted file whose secondary copy is gone or different is left alone (the risk report shows it)", () => {
+    const evicted = { ...file("h1", 1n), remote: true }
+    for (const target of [new Map<string, Fp>(), new Map([["x", file("h2", 2n)]])]) {
+      const plan = Planner.plan(Modes.selective, statesOf(new Map([["x", evicted]]), target, new Map()))
+      assert.deepStrictEqual(plan.operations, [])
+    }
+    // mirror from an evicted file does nothing either: there are no bytes to copy.
+    assert.deepStrictEqual(Planner.plan(Modes.mirror, statesOf(new Map([["x", evicted]]), new Map(), new Map())).operations, [])
+  })
+})
+
 describe("archive", () => {
   it.prop("never removes a source file without the same content at the target, never removes anything on the target", [treeArb, treeArb], ([source, target]) => {
     const { plan, world } = run(Modes.archive, source, target)
