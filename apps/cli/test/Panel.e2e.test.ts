@@ -11,14 +11,13 @@
  * (as in CI), where a missing browser fails it. The screenshot goes to
  * `$CONDUIT_ARTIFACTS` (default `artifacts/` at the repository's root).
  */
-import { DaemonFiles } from "@conduit/daemon/api"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Browser, chromium, type Locator, type Page } from "playwright-core"
 import { afterAll, afterEach, assert, beforeAll, beforeEach, describe, it } from "vitest"
-import { deviceIn, manyFiles, tree } from "./support.js"
+import { deviceIn, killDaemons, manyFiles, tree } from "./support.js"
 
 const CHROMIUM = process.env.CONDUIT_CHROMIUM ?? "/usr/bin/chromium"
 const available = Fs.existsSync(CHROMIUM)
@@ -49,13 +48,7 @@ beforeEach(() => {
 })
 
 afterEach(async () => {
-  for (const home of homes.splice(0)) {
-    const read = DaemonFiles.readInfoSync(home)
-    if (read._tag === "Found" && DaemonFiles.isAlive(read.info.pid)) {
-      process.kill(read.info.pid, "SIGKILL")
-      for (let i = 0; i < 200 && DaemonFiles.isAlive(read.info.pid); i++) await sleep(50)
-    }
-  }
+  await killDaemons(homes)
   Fs.rmSync(root, { recursive: true, force: true })
 })
 

@@ -6,13 +6,12 @@
  * evictable and `conduit risk` lists it. And the bad input: pinning outside any location, a
  * `get` while B is offline (remembered, done when B is back), a budget below the pinned set.
  */
-import { DaemonFiles } from "@conduit/daemon/api"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterEach, assert, beforeEach, describe, it } from "vitest"
-import { deviceIn } from "./support.js"
+import { deviceIn, killDaemons } from "./support.js"
 
 let root: string
 const homes: Array<string> = []
@@ -22,10 +21,7 @@ beforeEach(() => {
 })
 
 afterEach(async () => {
-  for (const home of homes.splice(0)) {
-    const read = DaemonFiles.readInfoSync(home)
-    if (read._tag === "Found" && DaemonFiles.isAlive(read.info.pid)) process.kill(read.info.pid, "SIGKILL")
-  }
+  await killDaemons(homes)
   if (process.env.CONDUIT_KEEP_TEST_DIRS !== "1") Fs.rmSync(root, { recursive: true, force: true })
 })
 

@@ -4,13 +4,12 @@
  * large files (2 × 48 MiB). A mirror conduit A→B and a bidirectional one, edits on both sides,
  * and after each run both trees are hashed and must be equal.
  */
-import { DaemonFiles } from "@conduit/daemon/api"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterEach, assert, beforeEach, describe, it } from "vitest"
-import { deviceIn } from "./support.js"
+import { deviceIn, killDaemons } from "./support.js"
 
 let root: string
 const homes: Array<string> = []
@@ -20,10 +19,7 @@ beforeEach(() => {
 })
 
 afterEach(async () => {
-  for (const home of homes.splice(0)) {
-    const read = DaemonFiles.readInfoSync(home)
-    if (read._tag === "Found" && DaemonFiles.isAlive(read.info.pid)) process.kill(read.info.pid, "SIGKILL")
-  }
+  await killDaemons(homes)
   Fs.rmSync(root, { recursive: true, force: true })
 })
 

@@ -1,4 +1,5 @@
 /** Shared by the CLI's end-to-end tests: the built CLI run as a real child process. */
+import { DaemonFiles } from "@conduit/daemon/api"
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -126,4 +127,15 @@ export const manyFiles = (dirs: number, files: number): Record<string, string> =
   const many: Record<string, string> = {}
   for (let d = 0; d < dirs; d++) for (let f = 0; f < files; f++) many[`d${d}/f${f}.txt`] = `file ${d}/${f}`
   return many
+}
+
+/** Kills the daemons of `homes` that are still alive (a test's cleanup), waits until they are gone, and empties `homes`. */
+export const killDaemons = async (homes: Array<string>): Promise<void> => {
+  for (const home of homes.splice(0)) {
+    const read = DaemonFiles.readInfoSync(home)
+    if (read._tag === "Found" && DaemonFiles.isAlive(read.info.pid)) {
+      process.kill(read.info.pid, "SIGKILL")
+      for (let i = 0; i < 200 && DaemonFiles.isAlive(read.info.pid); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
 }
