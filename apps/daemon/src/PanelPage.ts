@@ -114,7 +114,8 @@ function act(id, action) {
         const r = api("POST", "/v1/conduits/" + id + "/run", {});
         scheduleRefresh();
         const s = await r;
-        say("run of " + id + ": generation " + s.generation + ", " + s.copied + " copied, " + s.deleted + " deleted" + (s.verified ? ", verified" : ", not verified"));
+        const how = s.job && s.job.status !== "completed" ? ", " + s.job.status : s.verified ? ", verified" : ", not verified";
+        say("run of " + id + ": generation " + s.generation + ", " + s.copied + " copied, " + s.deleted + " deleted" + how);
       } else if (action === "pause" || action === "resume") {
         await api("POST", "/v1/conduits/" + id + "/" + action);
         say(action + " of " + id + " requested");
