@@ -4,7 +4,9 @@
  * it with the real `conduit` CLI, lists it, mirrors it to a backup directory, changes it (edit,
  * add, delete, rename) and syncs again to show that only what changed is hashed and copied
  * (the rename is a rename at the target, the deleted file is kept as a version), then keeps a
- * second directory in two-way sync. Everything lives under `.conduit-demo/` in the repository
+ * second directory in two-way sync, and finally keeps only a hot set of a media folder local
+ * (selective mode: the rest is evicted to an archive once verified there, and fetched back on
+ * demand). Everything lives under `.conduit-demo/` in the repository
  * (git-ignored); run it as often as you like.
  */
 import { execFileSync } from "node:child_process"
@@ -20,11 +22,16 @@ const home = Path.join(base, "home")
 const tree = Path.join(base, "project")
 const backup = Path.join(base, "backup")
 const laptop = Path.join(base, "laptop")
+const media = Path.join(base, "media")
+const archive = Path.join(base, "archive")
 
 Fs.rmSync(base, { recursive: true, force: true })
 Fs.mkdirSync(tree, { recursive: true })
 Fs.mkdirSync(backup, { recursive: true })
 Fs.mkdirSync(laptop, { recursive: true })
+Fs.mkdirSync(media, { recursive: true })
+Fs.mkdirSync(archive, { recursive: true })
+for (let i = 0; i < 6; i++) Fs.writeFileSync(Path.join(media, `clip-${i}.bin`), Crypto.randomBytes(256 * 1024))
 
 // A deterministic tree: sources, docs, a few binaries, and things the rules leave out.
 const random = (seed, size) => Crypto.createHash("sha256").update(String(seed)).digest().toString("hex").repeat(Math.ceil(size / 64)).slice(0, size)
@@ -77,6 +84,17 @@ Fs.writeFileSync(Path.join(laptop, "docs/chapter-2.md"), "# Chapter 2, edited on
 Fs.rmSync(Path.join(laptop, "docs/chapter-3.md"))
 console.log("\n(edited docs/chapter-1.md in the project; on the laptop edited docs/chapter-2.md and deleted docs/chapter-3.md)")
 run("sync", tree, laptop, "--mode", "bidirectional")
+
+// Selective: the media folder keeps at most 600 KiB local; clips 4 and 5 are watched, clip 0 is pinned.
+const made = JSON.parse(execFileSync(process.execPath, [cli, "conduit", "create", media, archive, "--mode", "selective", "--cache-max", "600K", "--json"], { env: { ...process.env, CONDUIT_HOME: home }, encoding: "utf8" }))
+const id = made.conduit.id.slice(0, 8)
+console.log(`\n(created selective conduit ${id}: media → archive, at most 600 KiB local)`)
+run("open", Path.join(media, "clip-4.bin"))
+run("open", Path.join(media, "clip-5.bin"))
+run("pin", Path.join(media, "clip-0.bin"))
+run("run", id)
+run("ls", media)
+run("get", Path.join(media, "clip-1.bin"))
 run("location", "list")
 console.log("\nDemo done. node_modules, .git, .DS_Store, notes.tmp, dist/ and debug.log were left out by the index rules,")
 console.log("so they were neither indexed nor synced. Replaced and deleted files are in each location's .conduit/versions/.")

@@ -231,12 +231,18 @@ describe("selective mode with two daemons", () => {
       Fs.writeFileSync(Path.join(hot, `f${i}.bin`), Crypto.randomBytes(FILE))
       content[`f${i}.bin`] = sha(Path.join(hot, `f${i}.bin`))
     }
-    const { id } = (await a.json<{ conduit: { id: string } }>(0, "conduit", "create", hot, cold, "--mode", "selective", "--cache-max", "250K", "--cache-policy", "lru")).conduit
+    // No budget yet: the first run copies everything to the secondary (reading every file, which
+    // moves atimes on a relatime mount) and evicts nothing; its cache step notes the atimes.
+    const { id } = (await a.json<{ conduit: { id: string } }>(0, "conduit", "create", hot, cold, "--mode", "selective", "--cache-policy", "lru")).conduit
+    const first = await a.json<RunJson>(0, "run", id)
+    assert.deepStrictEqual(first.cache!.evicted, [])
+    assert.isNull(first.cache!.limitBytes)
     for (const f of ["f3.bin", "f4.bin"]) assert.strictEqual((await a.conduit("open", Path.join(hot, f))).code, 0)
-    // f0 was read by some program just now (its atime, newer than its mtime), after the opens
-    // above: under LRU it is the most recent, so it stays, and f3 (the older open) goes.
+    // f0 is read by some program after the opens above (its atime moves on): under LRU it is
+    // the most recent, so it stays, and f3 (the older open) goes. The others' atimes did not move.
     const now = Date.now() / 1000
-    Fs.utimesSync(Path.join(hot, "f0.bin"), now + 5, now - 3600)
+    Fs.utimesSync(Path.join(hot, "f0.bin"), now + 5, Fs.statSync(Path.join(hot, "f0.bin")).mtimeMs / 1000)
+    assert.strictEqual((await a.conduit("conduit", "set", id, "--cache-max", "250K")).code, 0)
     const ran = await a.json<RunJson>(0, "run", id)
     assert.deepStrictEqual(ran.cache!.evicted.map((e) => e.path).sort(), ["f1.bin", "f2.bin", "f3.bin"])
     assert.isTrue(Fs.existsSync(Path.join(hot, "f0.bin")), "an atime counts as an open")

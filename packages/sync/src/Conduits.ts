@@ -1103,7 +1103,7 @@ export const make: Effect.Effect<
    * conduit's policy and planned against its budget (`@conduit/selective`), as operations of
    * a plan — an eviction is an archive-style delete verified on the target, a fetch a copy back.
    */
-  const planCache = (conduit: Conduit) =>
+  const planCache = (conduit: Conduit, record: boolean) =>
     Effect.gen(function* () {
       const { source, target } = conduit
       const policy = yield* Effect.mapError(policies.get(conduit.cachePolicy), () => new SyncError({ reason: "UnknownPolicy", path: conduit.cachePolicy }))
@@ -1113,16 +1113,25 @@ export const make: Effect.Effect<
       const pins = yield* selective.pins(source.location)
       const requests = yield* selective.fetchRequests(source.location)
       const requested = new Set(requests.map((r) => r.path as string))
+      const atimesSeen = yield* selective.atimesOf(source.location)
+      const atimesNow = new Map<string, number>()
       const now = Date.now()
       const entries: Array<CacheEntry.CacheEntry> = []
       for (const [rel, row] of primary) {
         const locationPath = under(source.dir, rel as RelPath.RelPath)
         let stats = access.get(locationPath)
         if (row.remote === 0) {
-          // atime, where the file system keeps it (relatime: at most daily), counts as an open.
+          // An atime later than the one the last cache step saw is a use (where the file system
+          // keeps atimes; relatime: at most daily). The first step only takes note: the run's
+          // own reads (hashing, copying) moved the atimes it sees.
           const st = yield* Effect.option(Effect.try(() => Fs.statSync(Path.join(source.location.root, locationPath))))
-          if (Option.isSome(st) && st.value.atimeMs > st.value.mtimeMs + 1000 && st.value.atimeMs > (stats?.lastAccessMs ?? 0) + 1000) {
-            stats = yield* selective.recordAccess(source.location, locationPath, Math.floor(st.value.atimeMs))
+          if (Option.isSome(st)) {
+            const atime = Math.floor(st.value.atimeMs)
+            const seen = atimesSeen.get(locationPath)
+            if (record && seen !== undefined && atime > seen + 1000 && atime > (stats?.lastAccessMs ?? 0) + 1000) {
+              stats = yield* selective.recordAccess(source.location, locationPath, atime)
+            }
+            if (seen !== atime) atimesNow.set(locationPath, atime)
           }
         }
         const copy = secondary.get(rel)
@@ -1177,6 +1186,7 @@ export const make: Effect.Effect<
           : `${w.files} pinned files (${w.filesBytes} bytes) could not be fetched within the budget`
       }))
       const unverified = entries.filter((e) => e.local && !e.verifiedCopy).map((e) => e.key).sort()
+      if (record) yield* selective.saveAtimes(source.location, atimesNow)
       return { cachePlan, operations, prefetch, budgeted, warnings, unverified, primary }
     })
 
@@ -1184,7 +1194,7 @@ export const make: Effect.Effect<
     Effect.gen(function* () {
       const conduit = yield* get(id)
       if (conduit.mode !== Modes.selective.name || conduit.source.peer !== null) return yield* new SyncError({ reason: "NotSelective", path: conduit.id })
-      const { cachePlan, prefetch, budgeted, warnings, unverified } = yield* planCache(conduit)
+      const { cachePlan, prefetch, budgeted, warnings, unverified } = yield* planCache(conduit, false)
       return {
         conduit,
         limitBytes: budgeted ? cachePlan.limitBytes : null,
@@ -1204,7 +1214,7 @@ export const make: Effect.Effect<
   const cacheStep = (conduit: Conduit, token: string, onProgress?: RunOptions["onProgress"]) =>
     Effect.gen(function* () {
       const { source, target } = conduit
-      const { cachePlan, operations, prefetch, budgeted, warnings } = yield* planCache(conduit)
+      const { cachePlan, operations, prefetch, budgeted, warnings } = yield* planCache(conduit, true)
       for (const w of warnings) yield* Effect.logWarning(`conduit ${conduit.id}: ${w.message}`)
       const outcome = (report: LocalPlanRunner.RunReport | null): CacheOutcome => {
         const failed = new Map((report?.skipped ?? []).map((k) => [k.operation, k.error] as const))

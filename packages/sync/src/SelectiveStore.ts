@@ -43,6 +43,10 @@ export class SelectiveStore extends Context.Tag("@conduit/sync/SelectiveStore")<
   readonly recordAccess: (location: Locations.Location, path: RelPath.RelPath, atMs?: number) => Effect.Effect<AccessStats.AccessStats, Errors.LibraryError>
   /** The access statistics of a location's files, by path (files never opened are absent). */
   readonly accessOf: (location: Locations.Location) => Effect.Effect<ReadonlyMap<string, AccessStats.AccessStats>, Errors.LibraryError>
+  /** The atimes the last cache step saw of a location's local files, by path. */
+  readonly atimesOf: (location: Locations.Location) => Effect.Effect<ReadonlyMap<string, number>, Errors.LibraryError>
+  /** Records the atimes a cache step saw (replacing the ones of those paths). */
+  readonly saveAtimes: (location: Locations.Location, atimes: ReadonlyMap<string, number>) => Effect.Effect<void, Errors.LibraryError>
   /** Pins a path (a directory pins its subtree); false if it was pinned already. */
   readonly pin: (location: Locations.Location, path: RelPath.RelPath) => Effect.Effect<boolean, Errors.LibraryError>
   /** Unpins a path; false if it was not pinned (a file under a pinned directory stays pinned). */
@@ -106,6 +110,20 @@ export const make: Effect.Effect<SelectiveStore["Type"], never, SqlClient.SqlCli
   const accessOf = Effect.fn("SelectiveStore.accessOf")(function* (location: Locations.Location) {
     const rows = yield* lib(sql<AccessRow>`SELECT * FROM selective_access WHERE location_id = ${location.rowId}`)
     return new Map(rows.map((r) => [r.path, toStats(r)] as const))
+  })
+
+  const atimesOf = Effect.fn("SelectiveStore.atimesOf")(function* (location: Locations.Location) {
+    const rows = yield* lib(sql<{ path: string; atime_ms: number }>`SELECT path, atime_ms FROM selective_atimes WHERE location_id = ${location.rowId}`)
+    return new Map(rows.map((r) => [r.path, r.atime_ms] as const))
+  })
+
+  const saveAtimes = Effect.fn("SelectiveStore.saveAtimes")(function* (location: Locations.Location, atimes: ReadonlyMap<string, number>) {
+    const rows = [...atimes].map(([path, atime]) => ({ location_id: location.rowId, path, atime_ms: atime }))
+    yield* lib(sql.withTransaction(Effect.gen(function* () {
+      for (let i = 0; i < rows.length; i += 300) {
+        yield* sql`INSERT INTO selective_atimes ${sql.insert(rows.slice(i, i + 300))} ON CONFLICT (location_id, path) DO UPDATE SET atime_ms = excluded.atime_ms`
+      }
+    })))
   })
 
   const pin = Effect.fn("SelectiveStore.pin")(function* (location: Locations.Location, path: RelPath.RelPath) {
@@ -182,7 +200,7 @@ export const make: Effect.Effect<SelectiveStore["Type"], never, SqlClient.SqlCli
     }))
   })).pipe(Effect.withSpan("SelectiveStore.risk"))
 
-  return SelectiveStore.of({ recordAccess, accessOf, pin, unpin, pins, requestFetch, fetchRequests, clearFetches, risk })
+  return SelectiveStore.of({ recordAccess, accessOf, atimesOf, saveAtimes, pin, unpin, pins, requestFetch, fetchRequests, clearFetches, risk })
 })
 
 /** The service on the library (the tables are created by `Conduits`' migrations). */

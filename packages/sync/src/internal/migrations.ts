@@ -134,5 +134,16 @@ export const migrations = {
       last_error TEXT,
       PRIMARY KEY (location_id, path)
     ) WITHOUT ROWID`
+  }),
+  "0007_selective_atimes": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    // Each local file's atime as the last cache step saw it, after the run's own reads (a copy
+    // or a hash reads the file, and relatime moves the atime then): only a later atime is a use.
+    yield* sql`CREATE TABLE selective_atimes (
+      location_id INTEGER NOT NULL REFERENCES locations(id) ON DELETE CASCADE,
+      path TEXT NOT NULL,
+      atime_ms INTEGER NOT NULL,
+      PRIMARY KEY (location_id, path)
+    ) WITHOUT ROWID`
   })
 }
