@@ -115,6 +115,9 @@ const pinCommand = (pinning: boolean) =>
 export const pin = pinCommand(true)
 export const unpin = pinCommand(false)
 
+/** How many files `conduit risk` lists as text. */
+const RISK_LINES = 50
+
 /** `conduit risk`. */
 export const risk = Command.make("risk", { json: Output.json }, (args) =>
   Effect.gen(function* () {
@@ -126,12 +129,17 @@ export const risk = Command.make("risk", { json: Output.json }, (args) =>
       })
     }
     if (entries.length === 0) return yield* Output.note("every file has verified copies on at least two devices")
-    for (const e of entries) {
+    // The worst first: files with no copy at all, then the largest; a long list is cut (--json has all).
+    const sorted = [...entries].sort((x, y) => x.copies - y.copies || y.size - x.size)
+    for (const e of sorted.slice(0, RISK_LINES)) {
       const where = e.device.self ? "this device" : e.device.name
       const what = e.copies === 0 ? "NO verified copy anywhere (evicted, and the secondary's copy is gone)" : `only on ${where}`
       yield* Output.line(`${Format.bytes(e.size).padStart(10)}  ${what.padEnd(24)}  ${e.root}/${e.path}`)
     }
-    yield* Output.note(`${entries.length} files whose only verified copy is on one device`)
+    if (sorted.length > RISK_LINES) yield* Output.line(`… and ${sorted.length - RISK_LINES} more (--json lists them all)`)
+    const bytes = entries.reduce((n, e) => n + e.size, 0)
+    const lost = entries.filter((e) => e.copies === 0).length
+    yield* Output.note(`${entries.length} files (${Format.bytes(bytes)}) whose only verified copy is on one device` + (lost === 0 ? "" : `; ${lost} with none left`))
   }).pipe(Effect.provide(Library.conduitsLayer), Output.reportFailures(args))).pipe(
   Command.withDescription("List the files whose only verified copy is on one device (this one or a paired one), or on none: what a lost disk would take with it.")
 )

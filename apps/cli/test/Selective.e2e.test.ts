@@ -258,5 +258,10 @@ describe("selective mode with two daemons", () => {
     const cache = await a.json<{ localBytes: number; limitBytes: number }>(0, "cache", id)
     assert.strictEqual(cache.limitBytes, 250 * KIB)
     assert.strictEqual(cache.localBytes, 3 * FILE)
+    // Both directories are on this one device: every file's only copies are on it.
+    const risk = await a.conduit("risk")
+    assert.strictEqual(risk.code, 0, risk.stderr)
+    assert.match(risk.stdout.split("\n")[0]!, /^ +100 KiB {2}only on this device {7}\/.+\.bin$/)
+    assert.match(risk.stderr, /^\d+ files \(.+\) whose only verified copy is on one device\n$/)
   }, 120_000)
 })
