@@ -10,6 +10,8 @@
  *   (read from the library, so a restart keeps the rhythm) or since the last attempt here.
  * - A run asked for while one of the same conduit is running is coalesced into a single run
  *   after it: a burst of ten thousand writes is a handful of runs, never one per file.
+ * - A selective conduit with fetches asked for while its secondary was unreachable runs every
+ *   `fetchRetry` until they are done (its run fetches them), whatever its schedule.
  *
  * @since 0.1.0
  */
@@ -20,6 +22,7 @@ import { Cause, Clock, Context, Duration, Effect, Either, ExecutionStrategy, Exi
 import * as ConduitSchedule from "./ConduitSchedule.js"
 import { type Conduit, Conduits } from "./Conduits.js"
 import { PeerLink } from "./PeerLink.js"
+import * as SelectiveStore from "./SelectiveStore.js"
 
 /** Options of `make`. */
 export interface SchedulerOptions {
@@ -29,6 +32,11 @@ export interface SchedulerOptions {
   readonly peerPoll?: Duration.DurationInput
   /** Quiet time after the last change before a watched location is rescanned (default 200 ms). */
   readonly debounce?: Duration.DurationInput
+  /**
+   * How often a selective conduit with fetches asked for while its secondary was unreachable
+   * is run again to do them (default 10 seconds), whatever its schedule.
+   */
+  readonly fetchRetry?: Duration.DurationInput
 }
 
 /** What the scheduler knows of one conduit. */
@@ -83,6 +91,10 @@ export const make = (
     const db = yield* LibraryDatabase.LibraryDatabase
     const sql = yield* SqlClient.SqlClient
     const peerLink = yield* Effect.serviceOption(PeerLink)
+    const selective = yield* Effect.serviceOption(SelectiveStore.SelectiveStore)
+    const fetchRetryMillis = Duration.toMillis(Duration.decode(options.fetchRetry ?? "10 seconds"))
+    /** When each conduit's pending fetches were last tried. */
+    const fetchTried = new Map<string, number>()
     const scope = yield* Effect.scope
     const runtime = yield* Effect.runtime<never>()
     const fibers = yield* FiberSet.make()
@@ -196,6 +208,15 @@ export const make = (
         slot.schedule = conduit.schedule
         slot.nextRunAt = null
         if (!conduit.enabled) continue
+        // Fetches asked for while the secondary was away: a run does them once it is back.
+        if (Option.isSome(selective) && conduit.mode === "selective" && conduit.source.peer === null && !slot.running &&
+          now - (fetchTried.get(conduit.id) ?? 0) >= fetchRetryMillis) {
+          const pending = yield* Effect.orElseSucceed(selective.value.fetchRequests(conduit.source.location), () => [])
+          if (pending.length > 0) {
+            fetchTried.set(conduit.id, now)
+            yield* trigger(conduit.id, `${pending.length} fetch(es) asked for while the secondary was away`)
+          }
+        }
         const schedule = ConduitSchedule.parse(conduit.schedule)
         if (Either.isLeft(schedule)) continue
         switch (schedule.right._tag) {
