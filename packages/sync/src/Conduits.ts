@@ -1239,12 +1239,15 @@ export const make: Effect.Effect<
       // Marked before they go: a scan (the daemon's watcher) between the removal and the mark
       // would take an evicted file for a deletion. One that is not evicted in the end is marked back.
       const evictions = operations.filter((op): op is Plan.Delete => op._tag === "Delete").map((op) => under(source.dir, op.path))
+      const sides = { source: yield* runnerEndpoint(source, conduit.bandwidthLimitMbps), target: yield* runnerEndpoint(target, conduit.bandwidthLimitMbps) }
       yield* store.markRemote(source.location, evictions)
-      const report = yield* LocalPlanRunner.run(
-        plan,
-        { source: yield* runnerEndpoint(source, conduit.bandwidthLimitMbps), target: yield* runnerEndpoint(target, conduit.bandwidthLimitMbps) },
-        { parallel: conduit.parallelTransfers, token, ...(onProgress === undefined ? {} : { onProgress }) }
-      ).pipe(Effect.provideService(Hasher.Hasher, hasher))
+      // A runner that fails outright: the files still here are local again (the ones it removed stay remote).
+      const stillHere = Effect.suspend(() =>
+        store.markLocal(source.location, evictions.filter((p) => Fs.existsSync(Path.join(source.location.root, p)))))
+      const report = yield* LocalPlanRunner.run(plan, sides, { parallel: conduit.parallelTransfers, token, ...(onProgress === undefined ? {} : { onProgress }) }).pipe(
+        Effect.provideService(Hasher.Hasher, hasher),
+        Effect.onError(() => Effect.ignore(stillHere))
+      )
       const result = outcome(report)
       const kept = new Set(result.evicted.map((e) => under(source.dir, e.path as RelPath.RelPath) as string))
       yield* store.markLocal(source.location, evictions.filter((p) => !kept.has(p)))
