@@ -11,7 +11,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterEach, assert, beforeEach, describe, it } from "vitest"
-import { deviceIn, killDaemons } from "./support.js"
+import { deviceIn, killDaemons, startPaired } from "./support.js"
 
 let root: string
 const homes: Array<string> = []
@@ -31,11 +31,6 @@ const device = (name: string) => {
   return d
 }
 type Device = ReturnType<typeof device>
-
-interface Started {
-  readonly peerId: string
-  readonly addresses: Array<string>
-}
 
 const sha = (file: string) => Crypto.createHash("sha256").update(Fs.readFileSync(file)).digest("hex")
 
@@ -57,12 +52,7 @@ interface RunJson {
 const setup = async () => {
   const a = device("a")
   const b = device("b")
-  const sa = (await a.json<{ daemon: Started }>(0, "daemon", "start")).daemon
-  const sb = (await b.json<{ daemon: Started }>(0, "daemon", "start")).daemon
-  for (const [d, other, name] of [[a, sb, "bee"], [b, sa, "ay"]] as const) {
-    const r = await d.conduit("peer", "add", other.peerId, ...other.addresses.flatMap((x) => ["--addr", x]), "--name", name)
-    assert.strictEqual(r.code, 0, r.stderr)
-  }
+  const { b: sb } = await startPaired(a, b)
   const hot = Path.join(a.work, "hot")
   Fs.mkdirSync(hot)
   const content: Record<string, string> = {}

@@ -9,7 +9,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterEach, assert, beforeEach, describe, it } from "vitest"
-import { deviceIn, killDaemons } from "./support.js"
+import { deviceIn, killDaemons, startPaired } from "./support.js"
 
 let root: string
 const homes: Array<string> = []
@@ -30,23 +30,13 @@ const device = (name: string) => {
 }
 type Device = ReturnType<typeof device>
 
-interface Started {
-  readonly peerId: string
-  readonly addresses: Array<string>
-}
-
 /** Starts both daemons and pairs them both ways (A calls B "bee"). */
 const pairedDaemons = async () => {
   const a = device("a")
   const b = device("b")
   // A's pushes go through a device-wide limit too (high enough not to slow the test).
-  const sa = (await a.json<{ daemon: Started }>(0, "daemon", "start", "--bandwidth-limit", "8000")).daemon
-  const sb = (await b.json<{ daemon: Started }>(0, "daemon", "start")).daemon
-  for (const [d, other, name] of [[a, sb, "bee"], [b, sa, "ay"]] as const) {
-    const r = await d.conduit("peer", "add", other.peerId, ...other.addresses.flatMap((x) => ["--addr", x]), "--name", name)
-    assert.strictEqual(r.code, 0, r.stderr)
-  }
-  return { a, b, peerB: sb.peerId }
+  const started = await startPaired(a, b, ["--bandwidth-limit", "8000"])
+  return { a, b, peerB: started.b.peerId }
 }
 
 /** The many-small workload in small: 2,000 files of 1–16 KiB, 100 directories up to 3 deep. */

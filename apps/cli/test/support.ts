@@ -122,6 +122,30 @@ export const deviceIn = (root: string, name: string) => {
   return { home, work, ...runners(() => ({ home, work })) }
 }
 
+/** What `conduit daemon start --json` says of a started daemon (the part pairing needs). */
+export interface StartedDaemon {
+  readonly peerId: string
+  readonly addresses: Array<string>
+}
+
+/**
+ * Starts the daemons of devices `a` and `b` (`aArgs`: more options of A's `daemon start`) and
+ * pairs them both ways: A calls B "bee", B calls A "ay".
+ */
+export const startPaired = async (
+  a: ReturnType<typeof deviceIn>,
+  b: ReturnType<typeof deviceIn>,
+  aArgs: ReadonlyArray<string> = []
+): Promise<{ readonly a: StartedDaemon; readonly b: StartedDaemon }> => {
+  const sa = (await a.json<{ daemon: StartedDaemon }>(0, "daemon", "start", ...aArgs)).daemon
+  const sb = (await b.json<{ daemon: StartedDaemon }>(0, "daemon", "start")).daemon
+  for (const [d, other, name] of [[a, sb, "bee"], [b, sa, "ay"]] as const) {
+    const r = await d.conduit("peer", "add", other.peerId, ...other.addresses.flatMap((x) => ["--addr", x]), "--name", name)
+    assert.strictEqual(r.code, 0, r.stderr)
+  }
+  return { a: sa, b: sb }
+}
+
 /** `dirs` × `files` small text files (`d<i>/f<j>.txt`): a run long enough to catch midway. */
 export const manyFiles = (dirs: number, files: number): Record<string, string> => {
   const many: Record<string, string> = {}

@@ -1116,24 +1116,27 @@ export const make: Effect.Effect<
       const atimesSeen = yield* selective.atimesOf(source.location)
       const atimesNow = new Map<string, number>()
       const now = Date.now()
+      // An atime later than the one the last cache step saw is a use (where the file system
+      // keeps atimes; relatime: at most daily). The first step only takes note: the run's own
+      // reads (hashing, copying) moved the atimes it sees. Recorded together, in one transaction.
+      const used: Array<{ path: RelPath.RelPath; atMs: number }> = []
+      for (const [rel, row] of primary) {
+        if (row.remote === 1) continue
+        const locationPath = under(source.dir, rel as RelPath.RelPath)
+        const st = yield* Effect.option(Effect.try(() => Fs.statSync(Path.join(source.location.root, locationPath))))
+        if (Option.isNone(st)) continue
+        const atime = Math.floor(st.value.atimeMs)
+        const seen = atimesSeen.get(locationPath)
+        if (record && seen !== undefined && atime > seen + 1000 && atime > (access.get(locationPath)?.lastAccessMs ?? 0) + 1000) {
+          used.push({ path: locationPath, atMs: atime })
+        }
+        if (seen !== atime) atimesNow.set(locationPath, atime)
+      }
+      const recorded = yield* selective.recordAccesses(source.location, used)
       const entries: Array<CacheEntry.CacheEntry> = []
       for (const [rel, row] of primary) {
         const locationPath = under(source.dir, rel as RelPath.RelPath)
-        let stats = access.get(locationPath)
-        if (row.remote === 0) {
-          // An atime later than the one the last cache step saw is a use (where the file system
-          // keeps atimes; relatime: at most daily). The first step only takes note: the run's
-          // own reads (hashing, copying) moved the atimes it sees.
-          const st = yield* Effect.option(Effect.try(() => Fs.statSync(Path.join(source.location.root, locationPath))))
-          if (Option.isSome(st)) {
-            const atime = Math.floor(st.value.atimeMs)
-            const seen = atimesSeen.get(locationPath)
-            if (record && seen !== undefined && atime > seen + 1000 && atime > (stats?.lastAccessMs ?? 0) + 1000) {
-              stats = yield* selective.recordAccess(source.location, locationPath, atime)
-            }
-            if (seen !== atime) atimesNow.set(locationPath, atime)
-          }
-        }
+        const stats = recorded.get(locationPath) ?? access.get(locationPath)
         const copy = secondary.get(rel)
         entries.push({
           key: rel,
@@ -1307,8 +1310,9 @@ export const make: Effect.Effect<
       } else if (!Fs.existsSync(target.path)) {
         return yield* unavailable(`${target.path} is missing (unmounted?)`)
       }
-      const copies = yield* filesOf(target)
-      const copy = copies.get(path)
+      const copies = yield* lib(sql<CacheRow>`SELECT path, size, mtime_s, mtime_ns, mode, hash, remote FROM entries
+        WHERE location_id = ${target.location.rowId} AND path = ${under(target.dir, path)} AND tombstone = 0 AND kind = 0`)
+      const copy = copies[0]
       if (copy === undefined || copy.remote === 1 || copy.hash !== row.hash) return yield* new SyncError({ reason: "SecondaryMissing", path: absolutePath })
       const operations: Array<Plan.Operation> = [{ _tag: "Copy", from: "target", to: "source", path, entry: fingerprintOf(copy), replaces: null }]
       const plan: Plan.Plan = { mode: Modes.selective.name, operations, conflicts: [], summary: Plan.summarize(operations, []) }

@@ -41,6 +41,11 @@ export interface FetchRequest {
 export class SelectiveStore extends Context.Tag("@conduit/sync/SelectiveStore")<SelectiveStore, {
   /** Records an open of a file (at `atMs`, default now) in its access statistics. */
   readonly recordAccess: (location: Locations.Location, path: RelPath.RelPath, atMs?: number) => Effect.Effect<AccessStats.AccessStats, Errors.LibraryError>
+  /** Records opens of many files in one transaction; their new statistics, by path. */
+  readonly recordAccesses: (
+    location: Locations.Location,
+    accesses: ReadonlyArray<{ readonly path: RelPath.RelPath; readonly atMs: number }>
+  ) => Effect.Effect<ReadonlyMap<string, AccessStats.AccessStats>, Errors.LibraryError>
   /** The access statistics of a location's files, by path (files never opened are absent). */
   readonly accessOf: (location: Locations.Location) => Effect.Effect<ReadonlyMap<string, AccessStats.AccessStats>, Errors.LibraryError>
   /** The atimes the last cache step saw of a location's local files, by path. */
@@ -95,17 +100,39 @@ export const make: Effect.Effect<SelectiveStore["Type"], never, SqlClient.SqlCli
     heatAtMs: r.heat_at_ms
   })
 
-  const recordAccess = Effect.fn("SelectiveStore.recordAccess")(function* (location: Locations.Location, path: RelPath.RelPath, atMs?: number) {
-    const at = atMs ?? Date.now()
+  const recordAccesses = Effect.fn("SelectiveStore.recordAccesses")(function* (
+    location: Locations.Location,
+    accesses: ReadonlyArray<{ readonly path: RelPath.RelPath; readonly atMs: number }>
+  ) {
+    const next = new Map<string, AccessStats.AccessStats>()
+    if (accesses.length === 0) return next
     return yield* lib(sql.withTransaction(Effect.gen(function* () {
-      const rows = yield* sql<AccessRow>`SELECT * FROM selective_access WHERE location_id = ${location.rowId} AND path = ${path}`
-      const next = AccessStats.record(rows[0] === undefined ? AccessStats.empty : toStats(rows[0]), at, HALF_LIFE_MS)
-      const values = { access_count: next.accessCount, last_access_ms: next.lastAccessMs, heat: next.heat, heat_at_ms: next.heatAtMs }
-      yield* sql`INSERT INTO selective_access ${sql.insert({ location_id: location.rowId, path, ...values })}
-        ON CONFLICT (location_id, path) DO UPDATE SET ${sql.update(values)}`
+      const paths = [...new Set(accesses.map((a) => a.path as string))]
+      for (let i = 0; i < paths.length; i += 500) {
+        const rows = yield* sql<AccessRow>`SELECT * FROM selective_access WHERE location_id = ${location.rowId}
+          AND path IN (SELECT value FROM json_each(${JSON.stringify(paths.slice(i, i + 500))}))`
+        for (const r of rows) next.set(r.path, toStats(r))
+      }
+      for (const a of accesses) next.set(a.path, AccessStats.record(next.get(a.path) ?? AccessStats.empty, a.atMs, HALF_LIFE_MS))
+      const values = [...next].map(([path, st]) => ({
+        location_id: location.rowId,
+        path,
+        access_count: st.accessCount,
+        last_access_ms: st.lastAccessMs,
+        heat: st.heat,
+        heat_at_ms: st.heatAtMs
+      }))
+      for (let i = 0; i < values.length; i += 300) {
+        yield* sql`INSERT INTO selective_access ${sql.insert(values.slice(i, i + 300))}
+          ON CONFLICT (location_id, path) DO UPDATE SET access_count = excluded.access_count, last_access_ms = excluded.last_access_ms,
+            heat = excluded.heat, heat_at_ms = excluded.heat_at_ms`
+      }
       return next
     })))
   })
+
+  const recordAccess = (location: Locations.Location, path: RelPath.RelPath, atMs?: number) =>
+    Effect.map(recordAccesses(location, [{ path, atMs: atMs ?? Date.now() }]), (stats) => stats.get(path)!)
 
   const accessOf = Effect.fn("SelectiveStore.accessOf")(function* (location: Locations.Location) {
     const rows = yield* lib(sql<AccessRow>`SELECT * FROM selective_access WHERE location_id = ${location.rowId}`)
@@ -200,7 +227,7 @@ export const make: Effect.Effect<SelectiveStore["Type"], never, SqlClient.SqlCli
     }))
   })).pipe(Effect.withSpan("SelectiveStore.risk"))
 
-  return SelectiveStore.of({ recordAccess, accessOf, atimesOf, saveAtimes, pin, unpin, pins, requestFetch, fetchRequests, clearFetches, risk })
+  return SelectiveStore.of({ recordAccess, recordAccesses, accessOf, atimesOf, saveAtimes, pin, unpin, pins, requestFetch, fetchRequests, clearFetches, risk })
 })
 
 /** The service on the library (the tables are created by `Conduits`' migrations). */
